@@ -1,0 +1,184 @@
+//! One error type for every operation, mapped to the awsJson 1.1 wire form in one place.
+//!
+//! The `__type` strings are SSM's shape names (or the AWS front end's framework error
+//! names), because SDKs pick the exception class from that field alone.
+
+use std::fmt;
+
+/// Every error a caller can receive. Variants carry the message AWS would send;
+/// `None` means the shape has no `Message` member and the body is only `{"__type": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("ValidationException: {0}")]
+    Validation(String),
+    #[error("SerializationException: {0}")]
+    Serialization(String),
+    #[error("UnknownOperationException")]
+    UnknownOperation(Option<String>),
+    #[error("DoesNotExistException: {0}")]
+    DoesNotExist(String),
+    #[error("IdempotentParameterMismatch: {0}")]
+    IdempotentParameterMismatch(String),
+    #[error("ResourceLimitExceededException: {0}")]
+    ResourceLimitExceeded(String),
+    #[error("TargetInUseException: {0}")]
+    TargetInUse(String),
+    #[error("FeatureNotAvailableException: {0}")]
+    FeatureNotAvailable(String),
+    #[error("InvalidResourceId")]
+    InvalidResourceId,
+    #[error("InvalidResourceType")]
+    InvalidResourceType,
+    #[error("TooManyTagsError")]
+    TooManyTags,
+    #[error("RequestEntityTooLargeException: {0}")]
+    RequestEntityTooLarge(String),
+    // --- authentication (the AWS front end's names) ---
+    #[error("MissingAuthenticationTokenException: {0}")]
+    MissingAuthenticationToken(String),
+    #[error("IncompleteSignatureException: {0}")]
+    IncompleteSignature(String),
+    #[error("InvalidSignatureException: {0}")]
+    InvalidSignature(String),
+    #[error("UnrecognizedClientException: {0}")]
+    UnrecognizedClient(String),
+    #[error("InternalServerError: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The `__type` value: SSM's error shape name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "ValidationException",
+            ApiError::Serialization(_) => "SerializationException",
+            ApiError::UnknownOperation(_) => "UnknownOperationException",
+            ApiError::DoesNotExist(_) => "DoesNotExistException",
+            ApiError::IdempotentParameterMismatch(_) => "IdempotentParameterMismatch",
+            ApiError::ResourceLimitExceeded(_) => "ResourceLimitExceededException",
+            ApiError::TargetInUse(_) => "TargetInUseException",
+            ApiError::FeatureNotAvailable(_) => "FeatureNotAvailableException",
+            ApiError::InvalidResourceId => "InvalidResourceId",
+            ApiError::InvalidResourceType => "InvalidResourceType",
+            ApiError::TooManyTags => "TooManyTagsError",
+            ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
+            ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
+            ApiError::InvalidSignature(_) => "InvalidSignatureException",
+            ApiError::UnrecognizedClient(_) => "UnrecognizedClientException",
+            ApiError::Internal(_) => "InternalServerError",
+        }
+    }
+
+    /// HTTP status. SSM's model carries no `httpError` trait, so Smithy's defaults apply:
+    /// 400 for client faults, 500 only for `InternalServerError`. The authentication
+    /// statuses follow the AWS "Common Errors" page.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Internal(_) => 500,
+            ApiError::RequestEntityTooLarge(_) => 413,
+            ApiError::MissingAuthenticationToken(_) | ApiError::UnrecognizedClient(_) => 403,
+            ApiError::InvalidSignature(_) | ApiError::IncompleteSignature(_) => 403,
+            _ => 400,
+        }
+    }
+
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            ApiError::Validation(m)
+            | ApiError::Serialization(m)
+            | ApiError::DoesNotExist(m)
+            | ApiError::IdempotentParameterMismatch(m)
+            | ApiError::ResourceLimitExceeded(m)
+            | ApiError::TargetInUse(m)
+            | ApiError::FeatureNotAvailable(m)
+            | ApiError::RequestEntityTooLarge(m)
+            | ApiError::MissingAuthenticationToken(m)
+            | ApiError::IncompleteSignature(m)
+            | ApiError::InvalidSignature(m)
+            | ApiError::UnrecognizedClient(m)
+            | ApiError::Internal(m) => Some(m),
+            ApiError::UnknownOperation(m) => m.as_deref(),
+            ApiError::InvalidResourceId | ApiError::InvalidResourceType | ApiError::TooManyTags => None,
+        }
+    }
+
+    /// The response body. Modeled SSM errors use `Message`; the front end's framework
+    /// errors (validation, serialization, authentication) use lower-case `message`, as
+    /// captured from real responses. Every SDK accepts both.
+    pub fn body(&self) -> Vec<u8> {
+        let key = match self {
+            ApiError::Validation(_)
+            | ApiError::Serialization(_)
+            | ApiError::UnknownOperation(_)
+            | ApiError::MissingAuthenticationToken(_)
+            | ApiError::IncompleteSignature(_)
+            | ApiError::InvalidSignature(_)
+            | ApiError::UnrecognizedClient(_)
+            | ApiError::RequestEntityTooLarge(_) => "message",
+            _ => "Message",
+        };
+        let mut obj = serde_json::Map::new();
+        obj.insert("__type".into(), self.code().into());
+        if let Some(m) = self.message() {
+            obj.insert(key.into(), m.into());
+        }
+        serde_json::to_vec(&obj).unwrap_or_else(|_| br#"{"__type":"InternalServerError"}"#.to_vec())
+    }
+}
+
+/// A list of constraint violations rendered in the AWS front end's format:
+/// `N validation error(s) detected: a; b`.
+#[derive(Debug, Default, Clone)]
+pub struct Violations(Vec<String>);
+
+impl Violations {
+    pub fn push(&mut self, v: String) {
+        self.0.push(v);
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.to_string()))
+        }
+    }
+}
+
+impl fmt::Display for Violations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        let noun = if n == 1 { "error" } else { "errors" };
+        write!(f, "{n} validation {noun} detected: {}", self.0.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memberless_errors_have_only_a_type() {
+        assert_eq!(ApiError::InvalidResourceId.body(), br#"{"__type":"InvalidResourceId"}"#);
+    }
+
+    #[test]
+    fn modeled_errors_use_capital_message() {
+        let body = ApiError::DoesNotExist("x".into()).body();
+        assert_eq!(body, br#"{"__type":"DoesNotExistException","Message":"x"}"#);
+        assert_eq!(ApiError::Internal("x".into()).status(), 500);
+        assert_eq!(ApiError::Validation("x".into()).status(), 400);
+    }
+
+    #[test]
+    fn violations_count_and_join() {
+        let mut v = Violations::default();
+        v.push("a".into());
+        assert_eq!(v.to_string(), "1 validation error detected: a");
+        v.push("b".into());
+        assert_eq!(v.to_string(), "2 validation errors detected: a; b");
+    }
+}

@@ -1,0 +1,13 @@
+//! The wire side of Casement: everything a request must pass through before any
+//! business logic sees it, and the single place where errors become bytes.
+//!
+//! Nothing here knows what a maintenance window is; the operation handlers live in
+//! `casement-api` and only ever see validated JSON and a verified caller.
+
+pub mod awsjson;
+pub mod error;
+pub mod sigv4;
+pub mod timefmt;
+pub mod validate;
+
+pub use error::ApiError;
