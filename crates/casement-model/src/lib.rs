@@ -1,1 +1,20 @@
+//! Domain types of Casement, named as AWS names them.
+//!
+//! These types are what the store persists and what the API serves. Their serde form is
+//! SSM's own (PascalCase members, `None` omitted), because the nested structures —
+//! targets, task invocation parameters, alarm configuration — are exactly AWS's and
+//! round-trip to clients member for member.
 
+pub mod ids;
+pub mod scope;
+pub mod tag;
+pub mod target;
+pub mod task;
+pub mod window;
+
+pub use ids::{WindowId, WindowTargetId, WindowTaskId};
+pub use scope::Scope;
+pub use tag::Tag;
+pub use target::{Target, WindowTarget};
+pub use task::{TaskInvocationParameters, TaskType, WindowTask};
+pub use window::Window;

@@ -1,0 +1,88 @@
+//! Typed resource IDs. Their formats are SSM's: `mw-` and 17 lower-case hex digits for
+//! windows; lower-case UUIDs for targets, tasks, executions and invocations.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_owned())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// `mw-0123456789abcdef0`
+    WindowId
+);
+id_type!(
+    /// A window target's UUID.
+    WindowTargetId
+);
+id_type!(
+    /// A window task's UUID.
+    WindowTaskId
+);
+
+impl WindowId {
+    pub fn generate() -> Self {
+        let bytes: [u8; 9] = rand::random();
+        let hex = hex::encode(bytes);
+        Self(format!("mw-{}", &hex[..17]))
+    }
+}
+
+impl WindowTargetId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+impl WindowTaskId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_have_aws_formats() {
+        let w = WindowId::generate();
+        assert_eq!(w.as_str().len(), 20);
+        assert!(w.as_str().starts_with("mw-"));
+        assert!(w.as_str()[3..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        let t = WindowTargetId::generate();
+        assert_eq!(t.as_str().len(), 36);
+        assert_ne!(WindowTaskId::generate(), WindowTaskId::generate());
+    }
+}

@@ -1,0 +1,467 @@
+//! The embedded backend: one SQLite file in WAL mode, one writer connection and a small
+//! pool of readers.
+//!
+//! Statements are point lookups and short range scans that finish in microseconds, so
+//! they run on the calling task rather than hopping to a blocking thread; the writer
+//! mutex is SQLite's own single-writer rule made explicit.
+
+mod migrate;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use casement_model::{Scope, Tag, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use serde::de::DeserializeOwned;
+
+use crate::{Idempotency, Store, StoreError, WindowFilter};
+
+/// How hard commits push to disk. `Normal` (the default) survives any process crash,
+/// which is what "killing the server loses nothing" needs; `Full` also survives power
+/// loss at the cost of an fsync per write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    Normal,
+    Full,
+}
+
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+const READERS: usize = 4;
+
+impl SqliteStore {
+    /// Open (creating if needed) `dir/casement.db` and bring its schema up to date.
+    pub fn open(dir: &Path, sync: Synchronous) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
+        let path = dir.join("casement.db");
+        let mut writer = Connection::open(&path)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", if sync == Synchronous::Full { "FULL" } else { "NORMAL" })?;
+        writer.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate::run(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(std::time::Duration::from_secs(5))?;
+            readers.push(Mutex::new(r));
+        }
+        Ok(Self { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(guard) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return guard;
+            }
+        }
+        lock(&self.readers[start % self.readers.len()])
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// A poisoned mutex only means another request panicked mid-statement; SQLite rolled
+/// its transaction back, so the connection is still sound.
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn doc<T: DeserializeOwned>(s: String) -> Result<T, StoreError> {
+    Ok(serde_json::from_str(&s)?)
+}
+
+/// Look up a client token. `Some(id)` means an identical request already succeeded.
+fn check_token(tx: &Transaction<'_>, scope: &Scope, idem: Option<&Idempotency>) -> Result<Option<String>, StoreError> {
+    let Some(idem) = idem else { return Ok(None) };
+    let row: Option<(String, String)> = tx
+        .query_row(
+            "SELECT fingerprint, resource_id FROM idempotency_tokens
+             WHERE account = ?1 AND region = ?2 AND operation = ?3 AND client_token = ?4",
+            params![scope.account, scope.region, idem.operation, idem.token],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        Some((fp, id)) if fp == idem.fingerprint => Ok(Some(id)),
+        Some(_) => Err(StoreError::IdempotencyMismatch),
+        None => Ok(None),
+    }
+}
+
+fn record_token(tx: &Transaction<'_>, scope: &Scope, idem: Option<&Idempotency>, id: &str) -> Result<(), StoreError> {
+    if let Some(idem) = idem {
+        tx.execute(
+            "INSERT INTO idempotency_tokens (account, region, operation, client_token, fingerprint, resource_id, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![scope.account, scope.region, idem.operation, idem.token, idem.fingerprint, id, now_ms()],
+        )?;
+    }
+    Ok(())
+}
+
+fn window_exists(tx: &Transaction<'_>, scope: &Scope, id: &WindowId) -> Result<bool, StoreError> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM windows WHERE account = ?1 AND region = ?2 AND window_id = ?3",
+            params![scope.account, scope.region, id.as_str()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn count(tx: &Transaction<'_>, sql: &str, p: impl rusqlite::Params) -> Result<usize, StoreError> {
+    Ok(tx.query_row(sql, p, |r| r.get::<_, i64>(0))? as usize)
+}
+
+fn put_tags(tx: &Transaction<'_>, scope: &Scope, rtype: &str, rid: &str, tags: &[Tag]) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO tags (account, region, resource_type, resource_id, tag_key, tag_value)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (account, region, resource_type, resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+    )?;
+    for t in tags {
+        stmt.execute(params![scope.account, scope.region, rtype, rid, t.key, t.value])?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    fn query_docs<T: DeserializeOwned>(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<T>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(p, |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(doc(row?)?);
+        }
+        Ok(out)
+    }
+
+    fn query_doc<T: DeserializeOwned>(&self, sql: &str, p: impl rusqlite::Params) -> Result<Option<T>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let s: Option<String> = stmt.query_row(p, |r| r.get(0)).optional()?;
+        s.map(doc).transpose()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.reader().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    async fn create_window(
+        &self,
+        scope: &Scope,
+        window: &Window,
+        tags: &[Tag],
+        idem: Option<&Idempotency>,
+        limit: Option<usize>,
+    ) -> Result<WindowId, StoreError> {
+        let body = serde_json::to_string(window)?;
+        self.write(|tx| {
+            if let Some(id) = check_token(tx, scope, idem)? {
+                return Ok(WindowId::from(id));
+            }
+            if let Some(limit) = limit {
+                let n = count(tx, "SELECT count(*) FROM windows WHERE account = ?1 AND region = ?2", params![scope.account, scope.region])?;
+                if n >= limit {
+                    return Err(StoreError::LimitExceeded(limit));
+                }
+            }
+            tx.execute(
+                "INSERT INTO windows (account, region, window_id, name, enabled, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body],
+            )?;
+            put_tags(tx, scope, "MaintenanceWindow", window.window_id.as_str(), tags)?;
+            record_token(tx, scope, idem, window.window_id.as_str())?;
+            Ok(window.window_id.clone())
+        })
+    }
+
+    async fn get_window(&self, scope: &Scope, id: &WindowId) -> Result<Option<Window>, StoreError> {
+        self.query_doc(
+            "SELECT doc FROM windows WHERE account = ?1 AND region = ?2 AND window_id = ?3",
+            params![scope.account, scope.region, id.as_str()],
+        )
+    }
+
+    async fn update_window(&self, scope: &Scope, window: &Window) -> Result<(), StoreError> {
+        let body = serde_json::to_string(window)?;
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE windows SET name = ?4, enabled = ?5, doc = ?6 WHERE account = ?1 AND region = ?2 AND window_id = ?3",
+                params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body],
+            )?;
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    async fn delete_window(&self, scope: &Scope, id: &WindowId) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let p = params![scope.account, scope.region, id.as_str()];
+            let n = tx.execute("DELETE FROM windows WHERE account = ?1 AND region = ?2 AND window_id = ?3", p)?;
+            tx.execute("DELETE FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3", p)?;
+            tx.execute("DELETE FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3", p)?;
+            tx.execute(
+                "DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_type = 'MaintenanceWindow' AND resource_id = ?3",
+                p,
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    async fn list_windows(
+        &self,
+        scope: &Scope,
+        filter: &WindowFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Window>, StoreError> {
+        // Name prefixes become a JSON array so the statement text stays fixed (and cached).
+        let prefixes = serde_json::to_string(&filter.name_prefixes)?;
+        self.query_docs(
+            "SELECT doc FROM windows
+             WHERE account = ?1 AND region = ?2 AND window_id > ?3
+               AND (?4 IS NULL OR enabled = ?4)
+               AND (?5 = '[]' OR EXISTS (SELECT 1 FROM json_each(?5) p WHERE substr(name, 1, length(p.value)) = p.value))
+             ORDER BY window_id LIMIT ?6",
+            params![scope.account, scope.region, after.unwrap_or(""), filter.enabled, prefixes, limit as i64],
+        )
+    }
+
+    async fn register_target(
+        &self,
+        scope: &Scope,
+        target: &WindowTarget,
+        idem: Option<&Idempotency>,
+        limit: Option<usize>,
+    ) -> Result<WindowTargetId, StoreError> {
+        let body = serde_json::to_string(target)?;
+        self.write(|tx| {
+            if let Some(id) = check_token(tx, scope, idem)? {
+                return Ok(WindowTargetId::from(id));
+            }
+            if !window_exists(tx, scope, &target.window_id)? {
+                return Err(StoreError::NotFound);
+            }
+            let p = params![scope.account, scope.region, target.window_id.as_str()];
+            if let Some(limit) = limit {
+                let n = count(tx, "SELECT count(*) FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3", p)?;
+                if n >= limit {
+                    return Err(StoreError::LimitExceeded(limit));
+                }
+            }
+            tx.execute(
+                "INSERT INTO window_targets (account, region, window_id, window_target_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![scope.account, scope.region, target.window_id.as_str(), target.window_target_id.as_str(), body],
+            )?;
+            record_token(tx, scope, idem, target.window_target_id.as_str())?;
+            Ok(target.window_target_id.clone())
+        })
+    }
+
+    async fn get_target(&self, scope: &Scope, window: &WindowId, id: &WindowTargetId) -> Result<Option<WindowTarget>, StoreError> {
+        self.query_doc(
+            "SELECT doc FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_target_id = ?4",
+            params![scope.account, scope.region, window.as_str(), id.as_str()],
+        )
+    }
+
+    async fn update_target(&self, scope: &Scope, target: &WindowTarget) -> Result<(), StoreError> {
+        let body = serde_json::to_string(target)?;
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE window_targets SET doc = ?5 WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_target_id = ?4",
+                params![scope.account, scope.region, target.window_id.as_str(), target.window_target_id.as_str(), body],
+            )?;
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    async fn deregister_target(&self, scope: &Scope, window: &WindowId, id: &WindowTargetId, safe: bool) -> Result<(), StoreError> {
+        self.write(|tx| {
+            if safe {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT doc FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3",
+                )?;
+                let docs = stmt.query_map(params![scope.account, scope.region, window.as_str()], |r| r.get::<_, String>(0))?;
+                for d in docs {
+                    let task: WindowTask = doc(d?)?;
+                    if task.window_target_ids().any(|t| t == id.as_str()) {
+                        return Err(StoreError::InUse);
+                    }
+                }
+            }
+            let n = tx.execute(
+                "DELETE FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_target_id = ?4",
+                params![scope.account, scope.region, window.as_str(), id.as_str()],
+            )?;
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    async fn list_targets(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTarget>, StoreError> {
+        self.query_docs(
+            "SELECT doc FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3 ORDER BY window_target_id",
+            params![scope.account, scope.region, window.as_str()],
+        )
+    }
+
+    async fn list_all_targets(&self, scope: &Scope) -> Result<Vec<WindowTarget>, StoreError> {
+        self.query_docs(
+            "SELECT doc FROM window_targets WHERE account = ?1 AND region = ?2 ORDER BY window_id, window_target_id",
+            params![scope.account, scope.region],
+        )
+    }
+
+    async fn register_task(
+        &self,
+        scope: &Scope,
+        task: &WindowTask,
+        idem: Option<&Idempotency>,
+        limit: Option<usize>,
+    ) -> Result<WindowTaskId, StoreError> {
+        let body = serde_json::to_string(task)?;
+        self.write(|tx| {
+            if let Some(id) = check_token(tx, scope, idem)? {
+                return Ok(WindowTaskId::from(id));
+            }
+            if !window_exists(tx, scope, &task.window_id)? {
+                return Err(StoreError::NotFound);
+            }
+            let p = params![scope.account, scope.region, task.window_id.as_str()];
+            if let Some(limit) = limit {
+                let n = count(tx, "SELECT count(*) FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3", p)?;
+                if n >= limit {
+                    return Err(StoreError::LimitExceeded(limit));
+                }
+            }
+            tx.execute(
+                "INSERT INTO window_tasks (account, region, window_id, window_task_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![scope.account, scope.region, task.window_id.as_str(), task.window_task_id.as_str(), body],
+            )?;
+            record_token(tx, scope, idem, task.window_task_id.as_str())?;
+            Ok(task.window_task_id.clone())
+        })
+    }
+
+    async fn get_task(&self, scope: &Scope, window: &WindowId, id: &WindowTaskId) -> Result<Option<WindowTask>, StoreError> {
+        self.query_doc(
+            "SELECT doc FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_task_id = ?4",
+            params![scope.account, scope.region, window.as_str(), id.as_str()],
+        )
+    }
+
+    async fn update_task(&self, scope: &Scope, task: &WindowTask) -> Result<(), StoreError> {
+        let body = serde_json::to_string(task)?;
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE window_tasks SET doc = ?5 WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_task_id = ?4",
+                params![scope.account, scope.region, task.window_id.as_str(), task.window_task_id.as_str(), body],
+            )?;
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    async fn deregister_task(&self, scope: &Scope, window: &WindowId, id: &WindowTaskId) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_task_id = ?4",
+                params![scope.account, scope.region, window.as_str(), id.as_str()],
+            )?;
+            if n == 0 {
+                Err(StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    async fn list_tasks(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTask>, StoreError> {
+        self.query_docs(
+            "SELECT doc FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3 ORDER BY window_task_id",
+            params![scope.account, scope.region, window.as_str()],
+        )
+    }
+
+    async fn add_tags(&self, scope: &Scope, rtype: &str, rid: &str, tags: &[Tag], max_tags: usize) -> Result<(), StoreError> {
+        self.write(|tx| {
+            put_tags(tx, scope, rtype, rid, tags)?;
+            let n = count(
+                tx,
+                "SELECT count(*) FROM tags WHERE account = ?1 AND region = ?2 AND resource_type = ?3 AND resource_id = ?4",
+                params![scope.account, scope.region, rtype, rid],
+            )?;
+            if n > max_tags {
+                // Returning an error drops the transaction: nothing was added.
+                return Err(StoreError::TooManyTags);
+            }
+            Ok(())
+        })
+    }
+
+    async fn remove_tags(&self, scope: &Scope, rtype: &str, rid: &str, keys: &[String]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_type = ?3 AND resource_id = ?4 AND tag_key = ?5",
+            )?;
+            for k in keys {
+                stmt.execute(params![scope.account, scope.region, rtype, rid, k])?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn list_tags(&self, scope: &Scope, rtype: &str, rid: &str) -> Result<Vec<Tag>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT tag_key, tag_value FROM tags
+             WHERE account = ?1 AND region = ?2 AND resource_type = ?3 AND resource_id = ?4 ORDER BY tag_key",
+        )?;
+        let rows = stmt.query_map(params![scope.account, scope.region, rtype, rid], |r| {
+            Ok(Tag { key: r.get(0)?, value: r.get(1)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
