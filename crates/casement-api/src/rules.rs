@@ -1,0 +1,99 @@
+//! Cross-member rules SSM enforces beyond the model's per-member constraints.
+
+use casement_protocol::ApiError;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// `Cutoff` must leave at least an hour of the window for starting tasks. The message,
+/// typo included, is SSM's own.
+pub fn check_cutoff(duration: i32, cutoff: i32) -> Result<(), ApiError> {
+    if cutoff >= duration {
+        return Err(ApiError::Validation(format!(
+            "Cuttoff was {cutoff} but must be smaller than {} (Duration - 1 )",
+            duration - 1
+        )));
+    }
+    Ok(())
+}
+
+/// Offsets shift cron occurrences by whole days; rate and at schedules have none.
+pub fn check_offset(schedule: &str, offset: Option<i32>) -> Result<(), ApiError> {
+    if offset.is_some() && !schedule.trim_start().starts_with("cron(") {
+        return Err(ApiError::Validation(
+            "ScheduleOffset is only supported for cron expressions.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A member `Replace=true` makes required, reported the way the model's own
+/// required-member check reports it.
+pub fn require<T>(value: Option<T>, member: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| {
+        ApiError::Validation(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
+}
+
+/// A fingerprint of a request for `ClientToken` idempotency: the SHA-256 of its
+/// canonical JSON (keys sorted), without the token itself.
+pub fn fingerprint<T: serde::Serialize>(req: &T) -> String {
+    let mut v = serde_json::to_value(req).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("ClientToken");
+    }
+    let mut out = String::new();
+    canonical(&v, &mut out);
+    hex::encode(Sha256::digest(out.as_bytes()))
+}
+
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for k in keys {
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&m[k], out);
+                out.push(',');
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for x in a {
+                canonical(x, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cutoff_message_is_ssms() {
+        assert_eq!(
+            check_cutoff(6, 12).unwrap_err().message().unwrap(),
+            "Cuttoff was 12 but must be smaller than 5 (Duration - 1 )"
+        );
+        assert!(check_cutoff(2, 1).is_ok());
+        assert!(check_cutoff(2, 2).is_err());
+    }
+
+    #[test]
+    fn fingerprint_ignores_key_order_and_token() {
+        let a = json!({"Name": "a", "Duration": 2, "ClientToken": "x"});
+        let b = json!({"Duration": 2, "Name": "a", "ClientToken": "y"});
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&json!({"Name": "b", "Duration": 2})));
+    }
+}

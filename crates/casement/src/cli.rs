@@ -1,0 +1,76 @@
+//! Command-line contract (DESIGN.md §3): every flag also reads `CASEMENT_<FLAG>`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "casement", version, about = "AWS Systems Manager Maintenance Windows, self-hosted")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (and, as they land, the scheduler and engine) in one process.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    /// Verify every SigV4 signature against the configured keys.
+    Verify,
+    /// Local-emulator mode: accept any well-formed signature.
+    AcceptAny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncArg {
+    /// Survives a crash of the process (the default).
+    Normal,
+    /// Also survives power loss: an fsync per write.
+    Full,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, env = "CASEMENT_LISTEN", default_value = "127.0.0.1:4580")]
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and the generated root key.
+    #[arg(long, env = "CASEMENT_DATA_DIR", default_value = "./casement-data")]
+    pub data_dir: PathBuf,
+    /// Database URL. Only the embedded SQLite store exists so far: `sqlite://PATH` or unset.
+    #[arg(long, env = "CASEMENT_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// TOML file of `[[credentials]]` tables (access_key_id, secret_access_key, account_id).
+    #[arg(long, env = "CASEMENT_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// Access key ID of a single configured key (with --secret-access-key).
+    #[arg(long, env = "CASEMENT_ACCESS_KEY_ID")]
+    pub access_key_id: Option<String>,
+    /// Secret of the single configured key.
+    #[arg(long, env = "CASEMENT_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub secret_access_key: Option<String>,
+    /// Account of the single configured key, and of unknown keys in accept-any mode.
+    #[arg(long, env = "CASEMENT_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+    #[arg(long, env = "CASEMENT_AUTH", value_enum, default_value = "verify")]
+    pub auth: AuthArg,
+    /// Enforce AWS's published quotas (50 windows per account and Region, 100 targets and
+    /// 20 tasks per window).
+    #[arg(long, env = "CASEMENT_AWS_QUOTAS")]
+    pub aws_quotas: bool,
+    #[arg(long, env = "CASEMENT_SQLITE_SYNCHRONOUS", value_enum, default_value = "normal")]
+    pub sqlite_synchronous: SyncArg,
+    #[arg(long, env = "CASEMENT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}

@@ -1,0 +1,170 @@
+//! The HTTP front: one `POST /` endpoint for every operation (awsJson 1.1), plus
+//! `GET /health` and `GET /metrics`. Every request passes the same gates in AWS's order
+//! — size, signature, operation, JSON, model validation — before its handler runs, and
+//! every failure leaves here in AWS's error shape.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _};
+use axum::body::{to_bytes, Body};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+use axum::Router;
+use casement_api::{Api, ApiConfig, Context};
+use casement_model::Scope;
+use casement_protocol::awsjson::{self, CONTENT_TYPE, MAX_BODY_BYTES};
+use casement_protocol::sigv4::{AuthMode, StaticCredentials, Verifier};
+use casement_protocol::{validate, ApiError};
+use casement_store::sqlite::{SqliteStore, Synchronous};
+use futures_util::FutureExt;
+
+use crate::cli::{AuthArg, ServeArgs, SyncArg};
+use crate::metrics::Metrics;
+
+pub struct AppState {
+    api: Api,
+    verifier: Verifier<StaticCredentials>,
+    metrics: Metrics,
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir = match args.database_url.as_deref() {
+        None => args.data_dir.clone(),
+        Some(url) if url.starts_with("sqlite://") => url["sqlite://".len()..].into(),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            bail!("PostgreSQL is not supported by this build yet; use the embedded SQLite store")
+        }
+        Some(url) => bail!("unsupported --database-url {url:?}: expected sqlite://PATH"),
+    };
+    let credentials = crate::credentials::load(&args)?;
+    let sync = if args.sqlite_synchronous == SyncArg::Full { Synchronous::Full } else { Synchronous::Normal };
+    let store = SqliteStore::open(&data_dir, sync).with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let mode = if args.auth == AuthArg::AcceptAny { AuthMode::AcceptAny } else { AuthMode::Verify };
+    let state = Arc::new(AppState {
+        api: Api { store: Arc::new(store), config: ApiConfig { aws_quotas: args.aws_quotas } },
+        verifier: Verifier::new(credentials, mode, args.account_id.clone()),
+        metrics: Metrics::new(),
+    });
+    // Compile the model before the first request rather than during it.
+    let _ = validate::model();
+
+    let app = Router::new().fallback(handle).with_state(state);
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %data_dir.display(), auth = ?args.auth, "casement listening");
+    // Tests and scripts read the bound address from this line.
+    println!("casement listening on http://{addr}");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("casement stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response<Body> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    match (&method, uri.path()) {
+        (&Method::GET, "/health") => {
+            let ok = state.api.store.ping().await.is_ok();
+            let (status, text) = if ok { (StatusCode::OK, "ok\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n") };
+            return plain(status, text.into());
+        }
+        (&Method::GET, "/metrics") => return plain(StatusCode::OK, state.metrics.render()),
+        _ => {}
+    }
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let op = target.as_deref().and_then(|t| t.strip_prefix(awsjson::TARGET_PREFIX)).map(str::to_owned);
+    let result = AssertUnwindSafe(api_call(&state, &method, &uri, &headers, body, target.as_deref()))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(%request_id, "handler panicked");
+            Err(ApiError::Internal("An internal error occurred.".into()))
+        });
+    state.metrics.record(op.as_deref(), result.is_ok());
+    match result {
+        Ok(bytes) => json_response(StatusCode::OK, &request_id, bytes, None),
+        Err(e) => {
+            tracing::debug!(%request_id, op = op.as_deref().unwrap_or("-"), error = %e, "request failed");
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            json_response(status, &request_id, e.body(), Some(e.code()))
+        }
+    }
+}
+
+async fn api_call(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    target: Option<&str>,
+) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::RequestEntityTooLarge(format!("Request body exceeds the limit of {MAX_BODY_BYTES} bytes"));
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+
+    let now = chrono::Utc::now();
+    let caller = state.verifier.verify(method.as_str(), uri.path(), uri.query().unwrap_or(""), headers, &body, now)?;
+    if method != Method::POST || uri.path() != "/" {
+        return Err(ApiError::UnknownOperation(None));
+    }
+    let op = awsjson::operation_from_target(target)?;
+    if !casement_api::is_served(op) {
+        return Err(ApiError::UnknownOperation(Some(format!("Operation {op} is not supported by this server yet"))));
+    }
+    let json = awsjson::parse_body(&body)?;
+    validate::model().validate_input(op, &json)?;
+    let ctx = Context { scope: Scope::new(caller.account_id, caller.region), now_ms: now_ms() };
+    casement_api::dispatch(&state.api, &ctx, op, json).await
+}
+
+fn json_response(status: StatusCode, request_id: &str, body: Vec<u8>, error_type: Option<&str>) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    if let Some(t) = error_type.and_then(|t| HeaderValue::from_str(t).ok()) {
+        h.insert("x-amzn-errortype", t);
+    }
+    resp
+}
+
+fn plain(status: StatusCode, text: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    resp
+}
