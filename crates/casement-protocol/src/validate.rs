@@ -428,58 +428,6 @@ impl Model {
             },
         }
     }
-
-    /// For tests: each constrained input member of an operation, as
-    /// (path in the request, a violating JSON value).
-    pub fn violating_examples(&self, op: &str) -> Vec<(Vec<String>, Value)> {
-        let mut out = Vec::new();
-        if let Some(input) = self.inputs.get(op).and_then(|i| self.shapes.get(i)) {
-            if let Kind::Structure { members, .. } = &input.kind {
-                for (m, ms) in members {
-                    if let Some(s) = self.shapes.get(ms) {
-                        if let Some(bad) = violating_value(s) {
-                            out.push((vec![m.clone()], bad));
-                        }
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// For tests: the required members of an operation's input.
-    pub fn required_members(&self, op: &str) -> Vec<String> {
-        match self.inputs.get(op).and_then(|i| self.shapes.get(i)).map(|s| &s.kind) {
-            Some(Kind::Structure { required, .. }) => required.clone(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-/// A value that breaks one of a scalar or list shape's constraints, if it has any.
-fn violating_value(s: &Shape) -> Option<Value> {
-    match s.kind {
-        Kind::String => {
-            if let Some(max) = s.max {
-                return Some(Value::String("a".repeat(max as usize + 1)));
-            }
-            if let Some(min) = s.min.filter(|m| *m > 0) {
-                return Some(Value::String("a".repeat(min as usize - 1)));
-            }
-            if s.enumeration.is_some() || s.pattern.is_some() {
-                return Some(Value::String("\u{1}not valid\u{1}".into()));
-            }
-            None
-        }
-        Kind::Integer | Kind::Long => {
-            if let Some(max) = s.max {
-                return Some(Value::from(max + 1));
-            }
-            s.min.map(|min| Value::from(min - 1))
-        }
-        Kind::List { .. } => s.max.map(|max| Value::Array(vec![Value::Null; max as usize + 1])),
-        _ => None,
-    }
 }
 
 fn lower_first(s: &str) -> String {

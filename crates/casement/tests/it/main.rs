@@ -1,0 +1,10 @@
+//! One integration binary (Garage style): every test drives a real `casement serve`
+//! process over HTTP.
+
+mod common;
+mod fuzz;
+mod isolation;
+mod restart;
+mod sdk_roundtrip;
+mod sigv4;
+mod validation;

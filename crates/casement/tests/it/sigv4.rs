@@ -1,0 +1,90 @@
+//! Signature Version 4 over HTTP: each kind of bad request gets AWS's error.
+
+use casement_protocol::sigv4::{self, Credential};
+use http::HeaderMap;
+
+use crate::common::{code, Server, ACCOUNT, AKID, SECRET};
+
+fn headers(s: &Server, op: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
+    h.insert("x-amz-target", format!("AmazonSSM.{op}").parse().unwrap());
+    h.insert("host", s.host().parse().unwrap());
+    h
+}
+
+fn cred(secret: &str) -> Credential {
+    Credential { access_key_id: AKID.into(), secret_access_key: secret.into(), account_id: ACCOUNT.into() }
+}
+
+#[tokio::test]
+async fn bad_signatures_get_aws_errors() {
+    let s = Server::start();
+    let wrong_secret = s.sdk_as(AKID, "not-the-secret", "us-east-1");
+    let err = wrong_secret.describe_maintenance_windows().send().await.unwrap_err();
+    assert_eq!(code(&err), "InvalidSignatureException");
+    let unknown = s.sdk_as("AKIDUNKNOWN000000000", SECRET, "us-east-1");
+    let err = unknown.describe_maintenance_windows().send().await.unwrap_err();
+    assert_eq!(code(&err), "UnrecognizedClientException");
+
+    let body = b"{}";
+    let now = chrono::Utc::now();
+    // Ten minutes skewed, either way.
+    for skew in [-600, 600] {
+        let mut h = headers(&s, "DescribeMaintenanceWindows");
+        sigv4::sign("POST", "/", &mut h, body, &cred(SECRET), "us-east-1", "ssm", now + chrono::Duration::seconds(skew));
+        let r = s.raw("POST", "/", &h, body).await;
+        assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
+        let m = r.message();
+        assert!(m.starts_with("Signature expired") || m.starts_with("Signature not yet current"), "{m}");
+    }
+    // Scoped to another service, or to something that is not a region.
+    let mut h = headers(&s, "DescribeMaintenanceWindows");
+    sigv4::sign("POST", "/", &mut h, body, &cred(SECRET), "us-east-1", "ec2", now);
+    let r = s.raw("POST", "/", &h, body).await;
+    assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
+    assert!(r.message().contains("correct service: 'ssm'"));
+    let mut h = headers(&s, "DescribeMaintenanceWindows");
+    sigv4::sign("POST", "/", &mut h, body, &cred(SECRET), "Not_A_Region", "ssm", now);
+    let r = s.raw("POST", "/", &h, body).await;
+    assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
+    assert!(r.message().contains("valid region"));
+    // No Authorization header at all.
+    let r = s.raw("POST", "/", &headers(&s, "DescribeMaintenanceWindows"), body).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.error_type().as_deref(), Some("MissingAuthenticationTokenException"));
+    // Malformed Authorization headers.
+    for bad in [
+        "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/ssm/aws4_request",
+        "AWS4-HMAC-SHA256 garbage",
+        "Bearer token",
+        "AWS4-HMAC-SHA256 Credential=A/B, SignedHeaders=host, Signature=00",
+    ] {
+        let mut h = headers(&s, "DescribeMaintenanceWindows");
+        h.insert("x-amz-date", now.format("%Y%m%dT%H%M%SZ").to_string().parse().unwrap());
+        h.insert("authorization", bad.parse().unwrap());
+        let r = s.raw("POST", "/", &h, body).await;
+        assert_eq!(r.error_type().as_deref(), Some("IncompleteSignatureException"), "{bad}");
+    }
+    // A body changed after signing.
+    let mut h = headers(&s, "GetMaintenanceWindow");
+    let signed = br#"{"WindowId":"mw-0123456789abcdef0"}"#;
+    sigv4::sign("POST", "/", &mut h, signed, &cred(SECRET), "us-east-1", "ssm", now);
+    let tampered = br#"{"WindowId":"mw-0123456789abcdef1"}"#;
+    let r = s.raw("POST", "/", &h, tampered).await;
+    assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
+    // The same request untampered reaches the operation.
+    let r = s.raw("POST", "/", &h, signed).await;
+    assert_eq!(r.error_type().as_deref(), Some("DoesNotExistException"));
+}
+
+#[tokio::test]
+async fn accept_any_mode_takes_any_well_formed_signature() {
+    let s = Server::start_with(&["--auth", "accept-any"]);
+    let anyone = s.sdk_as("AKIDWHOEVER000000000", "whatever", "ap-southeast-2");
+    let out = anyone.describe_maintenance_windows().send().await.expect("accepted");
+    assert!(out.window_identities().is_empty());
+    // Still no anonymous requests.
+    let r = s.raw("POST", "/", &headers(&s, "DescribeMaintenanceWindows"), b"{}").await;
+    assert_eq!(r.error_type().as_deref(), Some("MissingAuthenticationTokenException"));
+}
