@@ -25,9 +25,9 @@ pub fn task_not_found(id: &str) -> ApiError {
 pub fn on_create(e: StoreError, not_found: impl FnOnce() -> ApiError, what: &str) -> ApiError {
     match e {
         StoreError::NotFound => not_found(),
-        StoreError::IdempotencyMismatch => ApiError::IdempotentParameterMismatch(
-            "The client token was already used with different parameters.".into(),
-        ),
+        StoreError::IdempotencyMismatch => {
+            ApiError::IdempotentParameterMismatch("The client token was already used with different parameters.".into())
+        }
         StoreError::LimitExceeded(n) => {
             ApiError::ResourceLimitExceeded(format!("The maximum number of {what} ({n}) has been reached."))
         }

@@ -19,9 +19,7 @@ pub fn check_cutoff(duration: i32, cutoff: i32) -> Result<(), ApiError> {
 /// Offsets shift cron occurrences by whole days; rate and at schedules have none.
 pub fn check_offset(schedule: &str, offset: Option<i32>) -> Result<(), ApiError> {
     if offset.is_some() && !schedule.trim_start().starts_with("cron(") {
-        return Err(ApiError::Validation(
-            "ScheduleOffset is only supported for cron expressions.".into(),
-        ));
+        return Err(ApiError::Validation("ScheduleOffset is only supported for cron expressions.".into()));
     }
     Ok(())
 }

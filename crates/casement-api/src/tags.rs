@@ -51,13 +51,12 @@ pub struct Empty {}
 
 pub async fn add(api: &Api, ctx: &Context, req: AddRequest) -> Result<Empty, ApiError> {
     resolve(api, ctx, &req.resource_type, &req.resource_id).await?;
-    api.store
-        .add_tags(&ctx.scope, &req.resource_type, &req.resource_id, &req.tags, MAX_TAGS)
-        .await
-        .map_err(|e| match e {
+    api.store.add_tags(&ctx.scope, &req.resource_type, &req.resource_id, &req.tags, MAX_TAGS).await.map_err(
+        |e| match e {
             StoreError::TooManyTags => ApiError::TooManyTags,
             other => internal(other),
-        })?;
+        },
+    )?;
     Ok(Empty {})
 }
 
@@ -71,10 +70,7 @@ pub struct RemoveRequest {
 
 pub async fn remove(api: &Api, ctx: &Context, req: RemoveRequest) -> Result<Empty, ApiError> {
     resolve(api, ctx, &req.resource_type, &req.resource_id).await?;
-    api.store
-        .remove_tags(&ctx.scope, &req.resource_type, &req.resource_id, &req.tag_keys)
-        .await
-        .map_err(internal)?;
+    api.store.remove_tags(&ctx.scope, &req.resource_type, &req.resource_id, &req.tag_keys).await.map_err(internal)?;
     Ok(Empty {})
 }
 
@@ -93,10 +89,6 @@ pub struct ListResult {
 
 pub async fn list(api: &Api, ctx: &Context, req: ListRequest) -> Result<ListResult, ApiError> {
     resolve(api, ctx, &req.resource_type, &req.resource_id).await?;
-    let tag_list = api
-        .store
-        .list_tags(&ctx.scope, &req.resource_type, &req.resource_id)
-        .await
-        .map_err(internal)?;
+    let tag_list = api.store.list_tags(&ctx.scope, &req.resource_type, &req.resource_id).await.map_err(internal)?;
     Ok(ListResult { tag_list })
 }

@@ -69,11 +69,9 @@ pub async fn register(api: &Api, ctx: &Context, req: RegisterRequest) -> Result<
         description: req.description,
     };
     let limit = api.config.aws_quotas.then_some(MAX_TARGETS_PER_WINDOW);
-    let window_target_id = api
-        .store
-        .register_target(&ctx.scope, &target, idem.as_ref(), limit)
-        .await
-        .map_err(|e| on_create(e, || window_not_found(target.window_id.as_str()), "targets for this maintenance window"))?;
+    let window_target_id = api.store.register_target(&ctx.scope, &target, idem.as_ref(), limit).await.map_err(|e| {
+        on_create(e, || window_not_found(target.window_id.as_str()), "targets for this maintenance window")
+    })?;
     Ok(RegisterResult { window_target_id })
 }
 
@@ -105,11 +103,7 @@ pub struct UpdateResult {
 
 async fn load(api: &Api, ctx: &Context, window: &WindowId, id: &WindowTargetId) -> Result<WindowTarget, ApiError> {
     crate::windows::load(api, ctx, window).await?;
-    api.store
-        .get_target(&ctx.scope, window, id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| target_not_found(id.as_str()))
+    api.store.get_target(&ctx.scope, window, id).await.map_err(internal)?.ok_or_else(|| target_not_found(id.as_str()))
 }
 
 pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<UpdateResult, ApiError> {

@@ -84,9 +84,7 @@ async fn check_task(api: &Api, ctx: &Context, window: &Window, task: &WindowTask
     }
     if task.targets.is_empty() {
         if task.task_type == TaskType::RunCommand {
-            return Err(ApiError::Validation(
-                "Maintenance window tasks of type RUN_COMMAND require targets.".into(),
-            ));
+            return Err(ApiError::Validation("Maintenance window tasks of type RUN_COMMAND require targets.".into()));
         }
         let mut msgs = Vec::new();
         if task.max_errors.is_some() {
@@ -158,11 +156,10 @@ pub async fn register(api: &Api, ctx: &Context, req: RegisterRequest) -> Result<
     };
     check_task(api, ctx, &window, &task).await?;
     let limit = api.config.aws_quotas.then_some(MAX_TASKS_PER_WINDOW);
-    let window_task_id = api
-        .store
-        .register_task(&ctx.scope, &task, idem.as_ref(), limit)
-        .await
-        .map_err(|e| on_create(e, || window_not_found(task.window_id.as_str()), "tasks for this maintenance window"))?;
+    let window_task_id =
+        api.store.register_task(&ctx.scope, &task, idem.as_ref(), limit).await.map_err(|e| {
+            on_create(e, || window_not_found(task.window_id.as_str()), "tasks for this maintenance window")
+        })?;
     Ok(RegisterResult { window_task_id })
 }
 
@@ -230,7 +227,12 @@ impl TaskResult {
     }
 }
 
-async fn load(api: &Api, ctx: &Context, window: &WindowId, id: &WindowTaskId) -> Result<(Window, WindowTask), ApiError> {
+async fn load(
+    api: &Api,
+    ctx: &Context,
+    window: &WindowId,
+    id: &WindowTaskId,
+) -> Result<(Window, WindowTask), ApiError> {
     let w = crate::windows::load(api, ctx, window).await?;
     let t = api
         .store
@@ -299,8 +301,16 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Task
             t.priority = v;
         }
         merge_opt!(
-            service_role_arn, task_parameters, task_invocation_parameters, max_concurrency, max_errors,
-            logging_info, name, description, cutoff_behavior, alarm_configuration
+            service_role_arn,
+            task_parameters,
+            task_invocation_parameters,
+            max_concurrency,
+            max_errors,
+            logging_info,
+            name,
+            description,
+            cutoff_behavior,
+            alarm_configuration
         );
     }
     check_task(api, ctx, &window, &t).await?;
@@ -320,13 +330,10 @@ pub struct DeregisterResult {
 
 pub async fn deregister(api: &Api, ctx: &Context, req: IdRequest) -> Result<DeregisterResult, ApiError> {
     crate::windows::load(api, ctx, &req.window_id).await?;
-    api.store
-        .deregister_task(&ctx.scope, &req.window_id, &req.window_task_id)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => task_not_found(req.window_task_id.as_str()),
-            other => internal(other),
-        })?;
+    api.store.deregister_task(&ctx.scope, &req.window_id, &req.window_task_id).await.map_err(|e| match e {
+        StoreError::NotFound => task_not_found(req.window_task_id.as_str()),
+        other => internal(other),
+    })?;
     Ok(DeregisterResult { window_id: req.window_id, window_task_id: req.window_task_id })
 }
 

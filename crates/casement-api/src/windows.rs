@@ -97,9 +97,17 @@ pub struct WindowResult {
     pub cutoff: i32,
     pub allow_unassociated_targets: bool,
     pub enabled: bool,
-    #[serde(rename = "CreatedDate", serialize_with = "timefmt::opt_epoch_seconds", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CreatedDate",
+        serialize_with = "timefmt::opt_epoch_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub created: Option<i64>,
-    #[serde(rename = "ModifiedDate", serialize_with = "timefmt::opt_epoch_seconds", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ModifiedDate",
+        serialize_with = "timefmt::opt_epoch_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modified: Option<i64>,
 }
 
@@ -126,11 +134,7 @@ impl WindowResult {
 
 /// Fetch a window of the caller's, or SSM's `DoesNotExistException`.
 pub(crate) async fn load(api: &Api, ctx: &Context, id: &WindowId) -> Result<Window, ApiError> {
-    api.store
-        .get_window(&ctx.scope, id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| window_not_found(id.as_str()))
+    api.store.get_window(&ctx.scope, id).await.map_err(internal)?.ok_or_else(|| window_not_found(id.as_str()))
 }
 
 pub async fn get(api: &Api, ctx: &Context, req: GetRequest) -> Result<WindowResult, ApiError> {
@@ -301,11 +305,8 @@ pub async fn describe(api: &Api, ctx: &Context, req: DescribeRequest) -> Result<
     }
     let after = pagination::decode(req.next_token.as_deref())?;
     let size = pagination::page_size(req.max_results, 10, 100);
-    let mut windows = api
-        .store
-        .list_windows(&ctx.scope, &filter, after.as_deref(), size + 1)
-        .await
-        .map_err(internal)?;
+    let mut windows =
+        api.store.list_windows(&ctx.scope, &filter, after.as_deref(), size + 1).await.map_err(internal)?;
     let next_token = if windows.len() > size {
         windows.truncate(size);
         windows.last().map(|w| pagination::encode(w.window_id.as_str()))
@@ -362,9 +363,9 @@ pub async fn describe_for_target(api: &Api, ctx: &Context, req: ForTargetRequest
     let mut ids: Vec<WindowId> = Vec::new();
     for t in all.iter().filter(|t| t.resource_type == req.resource_type) {
         let hit = t.targets.iter().any(|have| {
-            req.targets.iter().any(|want| {
-                have.key() == want.key() && have.values().iter().any(|v| want.values().contains(v))
-            })
+            req.targets
+                .iter()
+                .any(|want| have.key() == want.key() && have.values().iter().any(|v| want.values().contains(v)))
         });
         if hit && ids.last() != Some(&t.window_id) {
             ids.push(t.window_id.clone());

@@ -114,9 +114,6 @@ pub struct WindowTask {
 impl WindowTask {
     /// The window target IDs this task names with `Key=WindowTargetIds`.
     pub fn window_target_ids(&self) -> impl Iterator<Item = &str> {
-        self.targets
-            .iter()
-            .filter(|t| t.key() == "WindowTargetIds")
-            .flat_map(|t| t.values().iter().map(String::as_str))
+        self.targets.iter().filter(|t| t.key() == "WindowTargetIds").flat_map(|t| t.values().iter().map(String::as_str))
     }
 }

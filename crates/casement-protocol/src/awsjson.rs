@@ -13,9 +13,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The operation named by `X-Amz-Target`, if it is one of SSM's.
 pub fn operation_from_target(target: Option<&str>) -> Result<&str, ApiError> {
-    let op = target
-        .and_then(|t| t.strip_prefix(TARGET_PREFIX))
-        .ok_or(ApiError::UnknownOperation(None))?;
+    let op = target.and_then(|t| t.strip_prefix(TARGET_PREFIX)).ok_or(ApiError::UnknownOperation(None))?;
     if crate::validate::model().has_operation(op) {
         Ok(op)
     } else {
@@ -28,7 +26,6 @@ pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::Serialization(format!("Could not parse request body into json: {e}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::Serialization(format!("Could not parse request body into json: {e}")))
 }

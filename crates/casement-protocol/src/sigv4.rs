@@ -89,9 +89,7 @@ pub struct Authorization<'a> {
 
 impl<'a> Authorization<'a> {
     pub fn parse(value: &'a str) -> Result<Self, ApiError> {
-        let incomplete = |why: &str| {
-            ApiError::IncompleteSignature(format!("{why} Authorization={value}"))
-        };
+        let incomplete = |why: &str| ApiError::IncompleteSignature(format!("{why} Authorization={value}"));
         let rest = match value.strip_prefix(ALGORITHM) {
             Some(r) if r.starts_with(' ') => r,
             _ => {
@@ -231,9 +229,7 @@ impl<C: CredentialStore> Verifier<C> {
             })?
             .and_utc();
         if auth.service != "ssm" {
-            return Err(ApiError::InvalidSignature(format!(
-                "Credential should be scoped to correct service: 'ssm'. "
-            )));
+            return Err(ApiError::InvalidSignature("Credential should be scoped to correct service: 'ssm'. ".into()));
         }
         if !valid_region(auth.region) {
             return Err(ApiError::InvalidSignature(format!(
@@ -264,9 +260,7 @@ impl<C: CredentialStore> Verifier<C> {
             });
         }
         let Some(cred) = known else {
-            return Err(ApiError::UnrecognizedClient(
-                "The security token included in the request is invalid.".into(),
-            ));
+            return Err(ApiError::UnrecognizedClient("The security token included in the request is invalid.".into()));
         };
 
         let skew = (now - when).num_seconds();
@@ -444,18 +438,18 @@ pub fn canonical_request(
     out
 }
 
+/// Who signs, for which scope, at what time.
+pub struct SigningParams<'a> {
+    pub credential: &'a Credential,
+    pub region: &'a str,
+    pub service: &'a str,
+    pub time: DateTime<Utc>,
+}
+
 /// Sign a request the way the SDKs do: adds `x-amz-date` and `authorization` to `headers`,
 /// signing every header present (names sorted). Used by Casement's tests and benchmarks.
-pub fn sign(
-    method: &str,
-    path: &str,
-    headers: &mut HeaderMap,
-    body: &[u8],
-    cred: &Credential,
-    region: &str,
-    service: &str,
-    now: DateTime<Utc>,
-) {
+pub fn sign(method: &str, path: &str, headers: &mut HeaderMap, body: &[u8], p: &SigningParams<'_>) {
+    let (cred, region, service, now) = (p.credential, p.region, p.service, p.time);
     let amz_date = now.format(AMZ_DATE_FMT).to_string();
     let date = &amz_date[..8];
     headers.insert("x-amz-date", amz_date.parse().expect("a formatted date is a valid header"));
@@ -518,7 +512,14 @@ mod tests {
         h.insert("host", "127.0.0.1:4580".parse().unwrap());
         h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
         let now = Utc::now();
-        sign("POST", "/", &mut h, b"{}", &example_cred(), "eu-west-1", "ssm", now);
+        let cred = example_cred();
+        sign(
+            "POST",
+            "/",
+            &mut h,
+            b"{}",
+            &SigningParams { credential: &cred, region: "eu-west-1", service: "ssm", time: now },
+        );
         let v = Verifier::new(StaticCredentials::new([example_cred()]), AuthMode::Verify, "0".into());
         assert_eq!(v.verify("POST", "/", "", &h, b"{}", now).unwrap().region, "eu-west-1");
     }

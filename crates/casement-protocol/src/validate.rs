@@ -120,9 +120,10 @@ impl Model {
                     min: s.get("min").and_then(Value::as_i64),
                     max: s.get("max").and_then(Value::as_i64),
                     pattern,
-                    enumeration: s.get("enum").and_then(Value::as_array).map(|e| {
-                        e.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()
-                    }),
+                    enumeration: s
+                        .get("enum")
+                        .and_then(Value::as_array)
+                        .map(|e| e.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()),
                     sensitive: s.get("sensitive").and_then(Value::as_bool).unwrap_or(false),
                 },
             );
@@ -165,9 +166,7 @@ impl Model {
     }
 
     fn shape(&self, name: &str) -> Result<&Shape, ApiError> {
-        self.shapes
-            .get(name)
-            .ok_or_else(|| ApiError::Internal(format!("model has no shape {name}")))
+        self.shapes.get(name).ok_or_else(|| ApiError::Internal(format!("model has no shape {name}")))
     }
 
     /// Type-check `value` against `shape` and collect constraint violations. A type
@@ -264,7 +263,10 @@ impl Model {
             (_, scalar) => {
                 self.scalar_type(shape, scalar)?;
                 for c in self.scalar_constraints(shape, scalar) {
-                    out.push(format!("{} at '{path}' failed to satisfy constraint: {c}", self.value_phrase(shape, value)));
+                    out.push(format!(
+                        "{} at '{path}' failed to satisfy constraint: {c}",
+                        self.value_phrase(shape, value)
+                    ));
                 }
                 Ok(())
             }
@@ -298,9 +300,10 @@ impl Model {
             (Kind::Long, Value::Number(n)) => n.as_i64().is_some(),
             (Kind::Double | Kind::Timestamp, Value::Number(_)) => true,
             (Kind::Blob, Value::String(s)) => {
-                return base64::engine::general_purpose::STANDARD.decode(s).map(|_| ()).map_err(|_| {
-                    ApiError::Serialization("Base64 encoded blob value could not be decoded".into())
-                })
+                return base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map(|_| ())
+                    .map_err(|_| ApiError::Serialization("Base64 encoded blob value could not be decoded".into()))
             }
             _ => false,
         };
@@ -319,7 +322,9 @@ impl Model {
             Value::String(s) => {
                 // Java counts UTF-16 code units; blobs count decoded bytes.
                 let len = match shape.kind {
-                    Kind::Blob => base64::engine::general_purpose::STANDARD.decode(s).map(|b| b.len()).unwrap_or(0) as i64,
+                    Kind::Blob => {
+                        base64::engine::general_purpose::STANDARD.decode(s).map(|b| b.len()).unwrap_or(0) as i64
+                    }
                     _ => s.encode_utf16().count() as i64,
                 };
                 if let Some(min) = shape.min.filter(|m| len < *m) {
@@ -520,7 +525,9 @@ mod tests {
     #[test]
     fn nested_structure_in_list_is_rendered_like_java() {
         // The real SSM message quoted in reference/api.md §2.5.
-        let targets: Vec<Value> = "abcdef".chars().enumerate()
+        let targets: Vec<Value> = "abcdef"
+            .chars()
+            .enumerate()
             .map(|(i, c)| json!({"Key": format!("tag:{c}"), "Values": [(i + 1).to_string()]}))
             .collect();
         let body = json!({"WindowId": "mw-0123456789abcdef0", "ResourceType": "INSTANCE", "Targets": targets});

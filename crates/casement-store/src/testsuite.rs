@@ -1,7 +1,9 @@
 //! The store conformance suite: every behaviour callers rely on, written once against
 //! `&dyn Store` and instantiated for each backend with [`store_test_suite!`].
 
-use casement_model::{Scope, Tag, Target, TaskType, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId};
+use casement_model::{
+    Scope, Tag, Target, TaskType, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
+};
 
 use crate::{Idempotency, Store, StoreError, WindowFilter};
 
@@ -133,7 +135,10 @@ pub async fn targets_tasks_and_safe_deregister(s: &dyn Store) {
     s.create_window(&scope(), &w, &[], None, None).await.unwrap();
     let t = target(&w.window_id);
     s.register_target(&scope(), &t, None, None).await.unwrap();
-    let k = task(&w.window_id, vec![Target { key: Some("WindowTargetIds".into()), values: Some(vec![t.window_target_id.to_string()]) }]);
+    let k = task(
+        &w.window_id,
+        vec![Target { key: Some("WindowTargetIds".into()), values: Some(vec![t.window_target_id.to_string()]) }],
+    );
     s.register_task(&scope(), &k, None, None).await.unwrap();
     assert_eq!(s.get_target(&scope(), &w.window_id, &t.window_target_id).await.unwrap(), Some(t.clone()));
     assert_eq!(s.list_tasks(&scope(), &w.window_id).await.unwrap(), vec![k.clone()]);

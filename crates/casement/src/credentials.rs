@@ -44,7 +44,11 @@ fn read_file(path: &Path) -> anyhow::Result<Vec<Credential>> {
         .into_iter()
         .map(|e| {
             check_account(&e.account_id)?;
-            Ok(Credential { access_key_id: e.access_key_id, secret_access_key: e.secret_access_key, account_id: e.account_id })
+            Ok(Credential {
+                access_key_id: e.access_key_id,
+                secret_access_key: e.secret_access_key,
+                account_id: e.account_id,
+            })
         })
         .collect()
 }

@@ -41,7 +41,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let credentials = crate::credentials::load(&args)?;
     let sync = if args.sqlite_synchronous == SyncArg::Full { Synchronous::Full } else { Synchronous::Normal };
-    let store = SqliteStore::open(&data_dir, sync).with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let store =
+        SqliteStore::open(&data_dir, sync).with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let mode = if args.auth == AuthArg::AcceptAny { AuthMode::AcceptAny } else { AuthMode::Verify };
     let state = Arc::new(AppState {
         api: Api { store: Arc::new(store), config: ApiConfig { aws_quotas: args.aws_quotas } },
@@ -52,7 +53,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = validate::model();
 
     let app = Router::new().fallback(handle).with_state(state);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %data_dir.display(), auth = ?args.auth, "casement listening");
     // Tests and scripts read the bound address from this line.
@@ -84,12 +86,19 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response<Body> {
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
     match (&method, uri.path()) {
         (&Method::GET, "/health") => {
             let ok = state.api.store.ping().await.is_ok();
-            let (status, text) = if ok { (StatusCode::OK, "ok\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n") };
+            let (status, text) =
+                if ok { (StatusCode::OK, "ok\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n") };
             return plain(status, text.into());
         }
         (&Method::GET, "/metrics") => return plain(StatusCode::OK, state.metrics.render()),
@@ -123,11 +132,10 @@ async fn api_call(
     body: Body,
     target: Option<&str>,
 ) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::RequestEntityTooLarge(format!("Request body exceeds the limit of {MAX_BODY_BYTES} bytes"));
-    let declared = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let too_large =
+        || ApiError::RequestEntityTooLarge(format!("Request body exceeds the limit of {MAX_BODY_BYTES} bytes"));
+    let declared =
+        headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }

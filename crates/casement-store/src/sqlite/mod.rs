@@ -48,10 +48,8 @@ impl SqliteStore {
         migrate::run(&mut writer)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            let r = Connection::open_with_flags(
-                &path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
+            let r =
+                Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
             r.busy_timeout(std::time::Duration::from_secs(5))?;
             readers.push(Mutex::new(r));
         }
@@ -188,7 +186,11 @@ impl Store for SqliteStore {
                 return Ok(WindowId::from(id));
             }
             if let Some(limit) = limit {
-                let n = count(tx, "SELECT count(*) FROM windows WHERE account = ?1 AND region = ?2", params![scope.account, scope.region])?;
+                let n = count(
+                    tx,
+                    "SELECT count(*) FROM windows WHERE account = ?1 AND region = ?2",
+                    params![scope.account, scope.region],
+                )?;
                 if n >= limit {
                     return Err(StoreError::LimitExceeded(limit));
                 }
@@ -289,7 +291,12 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn get_target(&self, scope: &Scope, window: &WindowId, id: &WindowTargetId) -> Result<Option<WindowTarget>, StoreError> {
+    async fn get_target(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        id: &WindowTargetId,
+    ) -> Result<Option<WindowTarget>, StoreError> {
         self.query_doc(
             "SELECT doc FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_target_id = ?4",
             params![scope.account, scope.region, window.as_str(), id.as_str()],
@@ -311,7 +318,13 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn deregister_target(&self, scope: &Scope, window: &WindowId, id: &WindowTargetId, safe: bool) -> Result<(), StoreError> {
+    async fn deregister_target(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        id: &WindowTargetId,
+        safe: bool,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             if safe {
                 let mut stmt = tx.prepare_cached(
@@ -382,7 +395,12 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn get_task(&self, scope: &Scope, window: &WindowId, id: &WindowTaskId) -> Result<Option<WindowTask>, StoreError> {
+    async fn get_task(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        id: &WindowTaskId,
+    ) -> Result<Option<WindowTask>, StoreError> {
         self.query_doc(
             "SELECT doc FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_task_id = ?4",
             params![scope.account, scope.region, window.as_str(), id.as_str()],
@@ -425,7 +443,14 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn add_tags(&self, scope: &Scope, rtype: &str, rid: &str, tags: &[Tag], max_tags: usize) -> Result<(), StoreError> {
+    async fn add_tags(
+        &self,
+        scope: &Scope,
+        rtype: &str,
+        rid: &str,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             put_tags(tx, scope, rtype, rid, tags)?;
             let n = count(

@@ -99,8 +99,11 @@ impl Server {
         h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
         h.insert("x-amz-target", format!("AmazonSSM.{op}").parse().unwrap());
         h.insert("host", self.host().parse().unwrap());
-        let cred = Credential { access_key_id: AKID.into(), secret_access_key: SECRET.into(), account_id: ACCOUNT.into() };
-        sigv4::sign("POST", "/", &mut h, body.as_bytes(), &cred, "us-east-1", "ssm", chrono::Utc::now());
+        let cred =
+            Credential { access_key_id: AKID.into(), secret_access_key: SECRET.into(), account_id: ACCOUNT.into() };
+        let params =
+            sigv4::SigningParams { credential: &cred, region: "us-east-1", service: "ssm", time: chrono::Utc::now() };
+        sigv4::sign("POST", "/", &mut h, body.as_bytes(), &params);
         self.raw("POST", "/", &h, body.as_bytes()).await
     }
 
@@ -119,10 +122,20 @@ impl Server {
             req.push_str(&format!("content-length: {}\r\n", body.len()));
         }
         req.push_str("connection: close\r\n\r\n");
-        stream.write_all(req.as_bytes()).await.expect("write");
-        stream.write_all(body).await.expect("write body");
+        // The server may answer (413) and close before a large body is fully written;
+        // what matters is the answer, so write errors are not failures here.
+        if stream.write_all(req.as_bytes()).await.is_ok() {
+            let _ = stream.write_all(body).await;
+        }
         let mut buf = Vec::new();
-        stream.read_to_end(&mut buf).await.expect("read");
+        let mut chunk = [0u8; 16384];
+        // Read until EOF, or until a reset after the answer already arrived.
+        while let Ok(n) = stream.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
         Response::parse(&buf)
     }
 }
@@ -155,7 +168,8 @@ impl Response {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// The error's `__type`, or `None` for a success.
@@ -174,8 +188,7 @@ impl Response {
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(nl) = b.windows(2).position(|w| w == b"\r\n") else { break };
+    while let Some(nl) = b.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(String::from_utf8_lossy(&b[..nl]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;

@@ -66,25 +66,19 @@ async fn window_lifecycle_round_trips_every_member() {
     assert_eq!(got.schedule_offset(), Some(2));
     assert_eq!(got.duration(), Some(4));
     assert_eq!(got.cutoff(), 1);
-    assert_eq!(got.allow_unassociated_targets(), true);
-    assert_eq!(got.enabled(), true);
+    assert!(got.allow_unassociated_targets());
+    assert!(got.enabled());
     let created_at = got.created_date().expect("CreatedDate").secs();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!((now - created_at).abs() < 60, "CreatedDate {created_at} vs now {now}");
     assert!(got.modified_date().is_some());
 
     // Partial update: only the given members change.
-    let upd = c
-        .update_maintenance_window()
-        .window_id(&id)
-        .description("moved")
-        .enabled(false)
-        .send()
-        .await
-        .expect("update");
+    let upd =
+        c.update_maintenance_window().window_id(&id).description("moved").enabled(false).send().await.expect("update");
     assert_eq!(upd.description(), Some("moved"));
     assert_eq!(upd.name(), Some("Patch-Tuesday_1.0"));
-    assert_eq!(upd.enabled(), false);
+    assert!(!upd.enabled());
     assert_eq!(upd.schedule_offset(), Some(2));
 
     // Replace: optional members not given are cleared.
@@ -117,7 +111,10 @@ async fn window_lifecycle_round_trips_every_member() {
     c.delete_maintenance_window().window_id(&id).send().await.expect("delete");
     let err = c.get_maintenance_window().window_id(&id).send().await.unwrap_err();
     assert_eq!(code(&err), "DoesNotExistException");
-    assert_eq!(err.into_service_error().meta().message(), Some(format!("Maintenance window {id} does not exist").as_str()));
+    assert_eq!(
+        err.into_service_error().meta().message(),
+        Some(format!("Maintenance window {id} does not exist").as_str())
+    );
     // SSM models no DoesNotExistException for DeleteMaintenanceWindow: deleting again succeeds.
     let again = c.delete_maintenance_window().window_id(&id).send().await.expect("delete again");
     assert_eq!(again.window_id(), Some(id.as_str()));
@@ -131,7 +128,8 @@ async fn describe_windows_filters_and_pages() {
     for i in 0..23 {
         ids.push(window(&c, &format!("{}-{i:02}", if i < 15 { "web" } else { "db" }), false).await);
     }
-    c.update_maintenance_window().window_id(&ids[0]).enabled(false).send().await.unwrap();
+    let disabled = ids[0].clone();
+    c.update_maintenance_window().window_id(&disabled).enabled(false).send().await.unwrap();
 
     // Pages of 10 cover every window exactly once.
     let mut seen = Vec::new();
@@ -155,7 +153,7 @@ async fn describe_windows_filters_and_pages() {
     assert!(db.window_identities().iter().all(|w| w.name().unwrap().starts_with("db")));
     let off = c.describe_maintenance_windows().filters(name("Enabled", "False")).send().await.unwrap();
     assert_eq!(off.window_identities().len(), 1);
-    assert_eq!(off.window_identities()[0].window_id(), Some(ids.iter().find(|i| **i == off.window_identities()[0].window_id().unwrap().to_string()).unwrap().as_str()));
+    assert_eq!(off.window_identities()[0].window_id(), Some(disabled.as_str()));
     let both = c
         .describe_maintenance_windows()
         .filters(name("Name", "web"))
@@ -209,18 +207,39 @@ async fn targets_round_trip_and_safe_deregistration() {
     let mine = all.targets().iter().find(|t| t.window_target_id() == Some(tid.as_str())).unwrap();
     assert_eq!(mine.window_id(), Some(w.as_str()));
     assert_eq!(mine.resource_type(), Some(&MaintenanceWindowResourceType::Instance));
-    assert_eq!(mine.targets(), &[target("tag:Env", &["prod", "stage"]), target("InstanceIds", &["mi-0123456789abcdef0"])]);
+    assert_eq!(
+        mine.targets(),
+        &[target("tag:Env", &["prod", "stage"]), target("InstanceIds", &["mi-0123456789abcdef0"])]
+    );
     assert_eq!(mine.owner_information(), Some("team-a"));
     assert_eq!(mine.name(), Some("web-nodes"));
     assert_eq!(mine.description(), Some("all web nodes"));
 
     let f = |k: &str, v: &str| MaintenanceWindowFilter::builder().key(k).values(v).build();
-    let by_type = c.describe_maintenance_window_targets().window_id(&w).filters(f("Type", "RESOURCE_GROUP")).send().await.unwrap();
+    let by_type = c
+        .describe_maintenance_window_targets()
+        .window_id(&w)
+        .filters(f("Type", "RESOURCE_GROUP"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_type.targets().len(), 1);
     assert_eq!(by_type.targets()[0].window_target_id(), Some(second.as_str()));
-    let by_owner = c.describe_maintenance_window_targets().window_id(&w).filters(f("OwnerInformation", "team-a")).send().await.unwrap();
+    let by_owner = c
+        .describe_maintenance_window_targets()
+        .window_id(&w)
+        .filters(f("OwnerInformation", "team-a"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_owner.targets().len(), 1);
-    let by_id = c.describe_maintenance_window_targets().window_id(&w).filters(f("WindowTargetId", &second)).send().await.unwrap();
+    let by_id = c
+        .describe_maintenance_window_targets()
+        .window_id(&w)
+        .filters(f("WindowTargetId", &second))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_id.targets()[0].window_target_id(), Some(second.as_str()));
 
     let upd = c
@@ -258,11 +277,19 @@ async fn targets_round_trip_and_safe_deregistration() {
         .send()
         .await
         .unwrap();
-    let err = c.deregister_target_from_maintenance_window().window_id(&w).window_target_id(&tid).safe(true).send().await.unwrap_err();
+    let err = c
+        .deregister_target_from_maintenance_window()
+        .window_id(&w)
+        .window_target_id(&tid)
+        .safe(true)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "TargetInUseException");
     let out = c.deregister_target_from_maintenance_window().window_id(&w).window_target_id(&tid).send().await.unwrap();
     assert_eq!(out.window_target_id(), Some(tid.as_str()));
-    let err = c.deregister_target_from_maintenance_window().window_id(&w).window_target_id(&tid).send().await.unwrap_err();
+    let err =
+        c.deregister_target_from_maintenance_window().window_id(&w).window_target_id(&tid).send().await.unwrap_err();
     assert_eq!(code(&err), "DoesNotExistException");
     let err = c
         .register_target_with_maintenance_window()
@@ -297,7 +324,10 @@ async fn tasks_of_every_type_round_trip() {
             MaintenanceWindowRunCommandParameters::builder()
                 .comment("patch {{WINDOW_ID}}")
                 .cloud_watch_output_config(
-                    CloudWatchOutputConfig::builder().cloud_watch_log_group_name("lg").cloud_watch_output_enabled(true).build(),
+                    CloudWatchOutputConfig::builder()
+                        .cloud_watch_log_group_name("lg")
+                        .cloud_watch_output_enabled(true)
+                        .build(),
                 )
                 .document_hash("abc")
                 .document_hash_type(aws_sdk_ssm::types::DocumentHashType::Sha256)
@@ -322,7 +352,8 @@ async fn tasks_of_every_type_round_trip() {
         .alarms(Alarm::builder().name("cpu-high").build().unwrap())
         .build()
         .unwrap();
-    let logging = LoggingInfo::builder().s3_bucket_name("logs").s3_key_prefix("mw").s3_region("us-east-1").build().unwrap();
+    let logging =
+        LoggingInfo::builder().s3_bucket_name("logs").s3_key_prefix("mw").s3_region("us-east-1").build().unwrap();
     let rc = c
         .register_task_with_maintenance_window()
         .window_id(&w)
@@ -330,10 +361,7 @@ async fn tasks_of_every_type_round_trip() {
         .task_arn("AWS-RunShellScript")
         .service_role_arn("arn:aws:iam::111122223333:role/mw")
         .task_type(MaintenanceWindowTaskType::RunCommand)
-        .task_parameters(
-            "legacy",
-            MaintenanceWindowTaskParameterValueExpression::builder().values("v").build(),
-        )
+        .task_parameters("legacy", MaintenanceWindowTaskParameterValueExpression::builder().values("v").build())
         .task_invocation_parameters(run_command.clone())
         .priority(0)
         .max_concurrency("50%")
@@ -421,11 +449,18 @@ async fn tasks_of_every_type_round_trip() {
     assert_eq!(item.r#type(), Some(&MaintenanceWindowTaskType::RunCommand));
     assert_eq!(item.priority(), 0);
     assert_eq!(item.alarm_configuration(), Some(&alarm));
-    let lambdas = c.describe_maintenance_window_tasks().window_id(&w).filters(f("TaskType", "LAMBDA")).send().await.unwrap();
+    let lambdas =
+        c.describe_maintenance_window_tasks().window_id(&w).filters(f("TaskType", "LAMBDA")).send().await.unwrap();
     assert_eq!(lambdas.tasks().len(), 1);
     let p3 = c.describe_maintenance_window_tasks().window_id(&w).filters(f("Priority", "3")).send().await.unwrap();
     assert_eq!(p3.tasks()[0].r#type(), Some(&MaintenanceWindowTaskType::StepFunctions));
-    let by_arn = c.describe_maintenance_window_tasks().window_id(&w).filters(f("TaskArn", "AWS-RunShellScript")).send().await.unwrap();
+    let by_arn = c
+        .describe_maintenance_window_tasks()
+        .window_id(&w)
+        .filters(f("TaskArn", "AWS-RunShellScript"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(by_arn.tasks().len(), 1);
 
     let upd = c
@@ -626,7 +661,13 @@ async fn tags_on_windows() {
         .send()
         .await
         .unwrap();
-    let list = c.list_tags_for_resource().resource_type(ResourceTypeForTagging::MaintenanceWindow).resource_id(&w).send().await.unwrap();
+    let list = c
+        .list_tags_for_resource()
+        .resource_type(ResourceTypeForTagging::MaintenanceWindow)
+        .resource_id(&w)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(list.tag_list(), &[tag("Env", "stage"), tag("Owner", "ops")]);
     c.remove_tags_from_resource()
         .resource_type(ResourceTypeForTagging::MaintenanceWindow)
@@ -635,7 +676,13 @@ async fn tags_on_windows() {
         .send()
         .await
         .unwrap();
-    let list = c.list_tags_for_resource().resource_type(ResourceTypeForTagging::MaintenanceWindow).resource_id(&w).send().await.unwrap();
+    let list = c
+        .list_tags_for_resource()
+        .resource_type(ResourceTypeForTagging::MaintenanceWindow)
+        .resource_id(&w)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(list.tag_list(), &[tag("Owner", "ops")]);
 
     let mut many = c.add_tags_to_resource().resource_type(ResourceTypeForTagging::MaintenanceWindow).resource_id(&w);
@@ -643,7 +690,13 @@ async fn tags_on_windows() {
         many = many.tags(tag(&format!("k{i}"), "v"));
     }
     assert_eq!(code(&many.send().await.unwrap_err()), "TooManyTagsError");
-    let list = c.list_tags_for_resource().resource_type(ResourceTypeForTagging::MaintenanceWindow).resource_id(&w).send().await.unwrap();
+    let list = c
+        .list_tags_for_resource()
+        .resource_type(ResourceTypeForTagging::MaintenanceWindow)
+        .resource_id(&w)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(list.tag_list().len(), 1, "a refused AddTagsToResource adds nothing");
 
     let err = c
@@ -654,7 +707,13 @@ async fn tags_on_windows() {
         .await
         .unwrap_err();
     assert_eq!(code(&err), "InvalidResourceId");
-    let err = c.list_tags_for_resource().resource_type(ResourceTypeForTagging::Parameter).resource_id("p").send().await.unwrap_err();
+    let err = c
+        .list_tags_for_resource()
+        .resource_type(ResourceTypeForTagging::Parameter)
+        .resource_id("p")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err), "InvalidResourceType");
 }
 
@@ -665,7 +724,10 @@ async fn windows_for_target() {
     let a = window(&c, "alpha", false).await;
     let b = window(&c, "beta", false).await;
     window(&c, "gamma", false).await;
-    for (w, t) in [(&a, target("InstanceIds", &["mi-0aaaaaaaaaaaaaaaa", "mi-0bbbbbbbbbbbbbbbb"])), (&b, target("InstanceIds", &["mi-0bbbbbbbbbbbbbbbb"]))] {
+    for (w, t) in [
+        (&a, target("InstanceIds", &["mi-0aaaaaaaaaaaaaaaa", "mi-0bbbbbbbbbbbbbbbb"])),
+        (&b, target("InstanceIds", &["mi-0bbbbbbbbbbbbbbbb"])),
+    ] {
         c.register_target_with_maintenance_window()
             .window_id(w)
             .resource_type(MaintenanceWindowResourceType::Instance)

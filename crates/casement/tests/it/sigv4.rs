@@ -13,6 +13,17 @@ fn headers(s: &Server, op: &str) -> HeaderMap {
     h
 }
 
+fn sign(
+    h: &mut HeaderMap,
+    body: &[u8],
+    cred: &Credential,
+    region: &str,
+    service: &str,
+    time: chrono::DateTime<chrono::Utc>,
+) {
+    sigv4::sign("POST", "/", h, body, &sigv4::SigningParams { credential: cred, region, service, time });
+}
+
 fn cred(secret: &str) -> Credential {
     Credential { access_key_id: AKID.into(), secret_access_key: secret.into(), account_id: ACCOUNT.into() }
 }
@@ -32,7 +43,7 @@ async fn bad_signatures_get_aws_errors() {
     // Ten minutes skewed, either way.
     for skew in [-600, 600] {
         let mut h = headers(&s, "DescribeMaintenanceWindows");
-        sigv4::sign("POST", "/", &mut h, body, &cred(SECRET), "us-east-1", "ssm", now + chrono::Duration::seconds(skew));
+        sign(&mut h, body, &cred(SECRET), "us-east-1", "ssm", now + chrono::Duration::seconds(skew));
         let r = s.raw("POST", "/", &h, body).await;
         assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
         let m = r.message();
@@ -40,12 +51,12 @@ async fn bad_signatures_get_aws_errors() {
     }
     // Scoped to another service, or to something that is not a region.
     let mut h = headers(&s, "DescribeMaintenanceWindows");
-    sigv4::sign("POST", "/", &mut h, body, &cred(SECRET), "us-east-1", "ec2", now);
+    sign(&mut h, body, &cred(SECRET), "us-east-1", "ec2", now);
     let r = s.raw("POST", "/", &h, body).await;
     assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
     assert!(r.message().contains("correct service: 'ssm'"));
     let mut h = headers(&s, "DescribeMaintenanceWindows");
-    sigv4::sign("POST", "/", &mut h, body, &cred(SECRET), "Not_A_Region", "ssm", now);
+    sign(&mut h, body, &cred(SECRET), "Not_A_Region", "ssm", now);
     let r = s.raw("POST", "/", &h, body).await;
     assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
     assert!(r.message().contains("valid region"));
@@ -69,7 +80,7 @@ async fn bad_signatures_get_aws_errors() {
     // A body changed after signing.
     let mut h = headers(&s, "GetMaintenanceWindow");
     let signed = br#"{"WindowId":"mw-0123456789abcdef0"}"#;
-    sigv4::sign("POST", "/", &mut h, signed, &cred(SECRET), "us-east-1", "ssm", now);
+    sign(&mut h, signed, &cred(SECRET), "us-east-1", "ssm", now);
     let tampered = br#"{"WindowId":"mw-0123456789abcdef1"}"#;
     let r = s.raw("POST", "/", &h, tampered).await;
     assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));

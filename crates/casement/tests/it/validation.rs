@@ -121,7 +121,10 @@ async fn empty_bodies_report_every_missing_required_member() {
             let prefix = format!("{n} validation error{} detected: ", if n == 1 { "" } else { "s" });
             assert!(m.starts_with(&prefix), "{op}: {m}");
             for member in &required {
-                let needle = format!("Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(member));
+                let needle = format!(
+                    "Value null at '{}' failed to satisfy constraint: Member must not be null",
+                    lower_first(member)
+                );
                 assert!(m.contains(&needle), "{op}: {m:?} lacks {needle:?}");
             }
         }
@@ -144,7 +147,12 @@ async fn malformed_ids_and_wrong_types() {
     assert_eq!(r.error_type().as_deref(), Some("ValidationException"));
     assert!(r.message().contains("at 'windowTaskId'"));
 
-    let r = s.call("CreateMaintenanceWindow", r#"{"Name":"n-n-n","Schedule":"rate(1 day)","Duration":"2","Cutoff":1,"AllowUnassociatedTargets":false}"#).await;
+    let r = s
+        .call(
+            "CreateMaintenanceWindow",
+            r#"{"Name":"n-n-n","Schedule":"rate(1 day)","Duration":"2","Cutoff":1,"AllowUnassociatedTargets":false}"#,
+        )
+        .await;
     assert_eq!(r.error_type().as_deref(), Some("SerializationException"));
     assert_eq!(r.message(), "STRING_VALUE can not be converted to an Integer");
     let r = s.call("GetMaintenanceWindow", r#"{"WindowId":"#).await;
