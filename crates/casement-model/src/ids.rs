@@ -59,15 +59,21 @@ impl WindowId {
     }
 }
 
+/// A random (v4) UUID from the thread's userspace CSPRNG: `Uuid::new_v4` makes a
+/// `getrandom` system call per ID, which showed in request profiles.
+pub fn new_uuid() -> String {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
+}
+
 impl WindowTargetId {
     pub fn generate() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
+        Self(new_uuid())
     }
 }
 
 impl WindowTaskId {
     pub fn generate() -> Self {
-        Self(uuid::Uuid::new_v4().to_string())
+        Self(new_uuid())
     }
 }
 

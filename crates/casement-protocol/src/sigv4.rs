@@ -221,13 +221,11 @@ impl<C: CredentialStore> Verifier<C> {
                     "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization={auth_value}"
                 ))
             })?;
-        let when = NaiveDateTime::parse_from_str(amz_date, AMZ_DATE_FMT)
-            .map_err(|_| {
-                ApiError::IncompleteSignature(format!(
-                    "Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
-                ))
-            })?
-            .and_utc();
+        let when = parse_amz_date(amz_date).ok_or_else(|| {
+            ApiError::IncompleteSignature(format!(
+                "Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
+            ))
+        })?;
         if auth.service != "ssm" {
             return Err(ApiError::InvalidSignature("Credential should be scoped to correct service: 'ssm'. ".into()));
         }
@@ -297,6 +295,20 @@ impl<C: CredentialStore> Verifier<C> {
             ))
         }
     }
+}
+
+/// `YYYYMMDDTHHMMSSZ`, parsed by hand: chrono's format-string parser showed in profiles.
+fn parse_amz_date(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(4..6)?, num(6..8)?)?;
+    let time = chrono::NaiveTime::from_hms_opt(num(9..11)?, num(11..13)?, num(13..15)?)?;
+    Some(NaiveDateTime::new(date, time).and_utc())
 }
 
 /// Region names look like `us-east-1`, `eu-central-2`, `us-gov-west-1`, `local-1`.
@@ -504,6 +516,14 @@ mod tests {
         let late = "2026-01-02T03:11:06Z".parse().unwrap();
         let err = v.verify("POST", "/", "", &h, body, late).unwrap_err();
         assert!(err.message().unwrap().starts_with("Signature expired: 20260102T030405Z is now earlier than"));
+    }
+
+    #[test]
+    fn amz_dates_parse_strictly() {
+        assert_eq!(parse_amz_date("20260102T030405Z"), Some("2026-01-02T03:04:05Z".parse().unwrap()));
+        for bad in ["20260102T030405", "2026-01-02T03:04:05Z", "20261302T030405Z", "2026010xT030405Z", ""] {
+            assert_eq!(parse_amz_date(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -210,6 +210,14 @@ mod sqlite_suite {
         (SqliteStore::open(dir.path(), Synchronous::Normal).unwrap(), dir)
     });
 
+    #[test]
+    fn a_data_dir_has_one_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SqliteStore::open(dir.path(), Synchronous::Normal).unwrap();
+        let second = SqliteStore::open(dir.path(), Synchronous::Normal);
+        assert!(second.is_err(), "a second store opened a data dir that is in use");
+    }
+
     #[tokio::test]
     async fn data_survives_reopen() {
         use crate::Store;

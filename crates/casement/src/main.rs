@@ -1,10 +1,6 @@
 //! `casement`: AWS Systems Manager Maintenance Windows, self-hosted.
 
-mod cli;
-mod credentials;
-mod metrics;
-mod server;
-
+use casement::{cli, server};
 use clap::Parser;
 
 #[tokio::main]

@@ -16,6 +16,12 @@ pub struct Metrics {
     other: Counters,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let ops = casement_protocol::validate::model().operations().map(|op| (op, Counters::default())).collect();

@@ -30,7 +30,8 @@ pub struct AppState {
     metrics: Metrics,
 }
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// Open the store and load the credentials the arguments name.
+pub fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let data_dir = match args.database_url.as_deref() {
         None => args.data_dir.clone(),
         Some(url) if url.starts_with("sqlite://") => url["sqlite://".len()..].into(),
@@ -39,29 +40,69 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         Some(url) => bail!("unsupported --database-url {url:?}: expected sqlite://PATH"),
     };
-    let credentials = crate::credentials::load(&args)?;
+    let credentials = crate::credentials::load(args)?;
     let sync = if args.sqlite_synchronous == SyncArg::Full { Synchronous::Full } else { Synchronous::Normal };
     let store =
         SqliteStore::open(&data_dir, sync).with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let mode = if args.auth == AuthArg::AcceptAny { AuthMode::AcceptAny } else { AuthMode::Verify };
-    let state = Arc::new(AppState {
+    // Compile the model before the first request rather than during it.
+    let _ = validate::model();
+    Ok(Arc::new(AppState {
         api: Api { store: Arc::new(store), config: ApiConfig { aws_quotas: args.aws_quotas } },
         verifier: Verifier::new(credentials, mode, args.account_id.clone()),
         metrics: Metrics::new(),
-    });
-    // Compile the model before the first request rather than during it.
-    let _ = validate::model();
+    }))
+}
 
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let state = build_state(&args)?;
     let app = Router::new().fallback(handle).with_state(state);
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr: SocketAddr = listener.local_addr()?;
-    tracing::info!(%addr, data_dir = %data_dir.display(), auth = ?args.auth, "casement listening");
+    tracing::info!(%addr, data_dir = %args.data_dir.display(), auth = ?args.auth, "casement listening");
     // Tests and scripts read the bound address from this line.
     println!("casement listening on http://{addr}");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    accept_loop(listener, app).await;
     tracing::info!("casement stopped");
     Ok(())
+}
+
+/// Serve connections until SIGTERM/SIGINT, then let in-flight requests finish (up to
+/// 10 s). A hand-written loop over hyper's HTTP/1 connection rather than `axum::serve`:
+/// measured, `axum::serve` (hyper-util's auto builder) cost a third of the throughput of
+/// small requests on this machine (see BENCHMARKS.md).
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after 10 s; exiting anyway");
+    }
 }
 
 async fn shutdown_signal() {
@@ -86,14 +127,14 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-async fn handle(
+pub async fn handle(
     State(state): State<Arc<AppState>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response<Body> {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = casement_model::ids::new_uuid();
     match (&method, uri.path()) {
         (&Method::GET, "/health") => {
             let ok = state.api.store.ping().await.is_ok();
