@@ -25,7 +25,7 @@ const AMZ_DATE_FMT: &str = "%Y%m%dT%H%M%SZ";
 
 /// Where an access key ID's secret and owning account come from.
 pub trait CredentialStore: Send + Sync {
-    fn lookup(&self, access_key_id: &str) -> Option<Credential>;
+    fn lookup(&self, access_key_id: &str) -> Option<&Credential>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,8 +54,8 @@ impl StaticCredentials {
 }
 
 impl CredentialStore for StaticCredentials {
-    fn lookup(&self, access_key_id: &str) -> Option<Credential> {
-        self.keys.get(access_key_id).cloned()
+    fn lookup(&self, access_key_id: &str) -> Option<&Credential> {
+        self.keys.get(access_key_id)
     }
 }
 
@@ -156,29 +156,34 @@ impl<'a> Authorization<'a> {
     }
 }
 
-/// Caches derived signing keys per (key, date, region): deriving one costs four HMACs,
-/// and a client reuses the same scope for a whole day.
+/// Caches signing keys per (key, date, region), already loaded into an HMAC state:
+/// deriving one costs four HMACs and keying the final one two more compressions, and a
+/// client reuses the same scope for a whole day.
 #[derive(Default)]
 pub struct SigningKeyCache {
-    keys: RwLock<HashMap<(String, String, String), [u8; 32]>>,
+    keys: RwLock<HashMap<String, HmacSha256>>,
 }
 
 impl SigningKeyCache {
-    fn get(&self, secret: &str, akid: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
-        let id = (akid.to_owned(), date.to_owned(), region.to_owned());
+    fn get(&self, secret: &str, akid: &str, date: &str, region: &str, service: &str) -> HmacSha256 {
+        let mut id = String::with_capacity(akid.len() + date.len() + region.len() + 2);
+        for part in [akid, "\n", date, "\n", region] {
+            id.push_str(part);
+        }
         if let Ok(map) = self.keys.read() {
             if let Some(k) = map.get(&id) {
-                return *k;
+                return k.clone();
             }
         }
         let key = signing_key(secret, date, region, service);
+        let mac = <HmacSha256 as KeyInit>::new_from_slice(&key).expect("HMAC accepts keys of any length");
         if let Ok(mut map) = self.keys.write() {
             if map.len() > 4096 {
                 map.clear();
             }
-            map.insert(id, key);
+            map.insert(id, mac.clone());
         }
-        key
+        mac
     }
 }
 
@@ -253,7 +258,7 @@ impl<C: CredentialStore> Verifier<C> {
         if self.mode == AuthMode::AcceptAny {
             return Ok(Caller {
                 access_key_id: auth.access_key_id.to_owned(),
-                account_id: known.map(|c| c.account_id).unwrap_or_else(|| self.default_account.clone()),
+                account_id: known.map(|c| c.account_id.clone()).unwrap_or_else(|| self.default_account.clone()),
                 region: auth.region.to_owned(),
             });
         }
@@ -279,14 +284,21 @@ impl<C: CredentialStore> Verifier<C> {
             )));
         }
 
-        let canonical = canonical_request(method, path, query, headers, &auth.signed_headers, body);
-        let sts = string_to_sign(amz_date, auth.date, auth.region, auth.service, &canonical);
-        let key = self.cache.get(&cred.secret_access_key, auth.access_key_id, auth.date, auth.region, auth.service);
-        let expected = hex::encode(hmac(&key, sts.as_bytes()));
-        if expected.as_bytes().ct_eq(auth.signature.as_bytes()).into() {
+        let mut hasher = Sha256::new();
+        write_canonical_request(&mut hasher, method, path, query, headers, &auth.signed_headers, body);
+        let canonical_hash = hex32(&hasher.finalize().into());
+        let mut mac = self.cache.get(&cred.secret_access_key, auth.access_key_id, auth.date, auth.region, auth.service);
+        for part in [ALGORITHM.as_bytes(), b"\n", amz_date.as_bytes(), b"\n", auth.date.as_bytes(), b"/"] {
+            mac.update(part);
+        }
+        for part in [auth.region.as_bytes(), b"/", auth.service.as_bytes(), b"/aws4_request\n", &canonical_hash] {
+            mac.update(part);
+        }
+        let expected = hex32(&mac.finalize().into_bytes().into());
+        if expected.as_slice().ct_eq(auth.signature.as_bytes()).into() {
             Ok(Caller {
-                access_key_id: cred.access_key_id,
-                account_id: cred.account_id,
+                access_key_id: cred.access_key_id.clone(),
+                account_id: cred.account_id.clone(),
                 region: auth.region.to_owned(),
             })
         } else {
@@ -402,6 +414,106 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Where a canonical request is written: a `String` when it is wanted whole (signing,
+/// tests), or straight into the SHA-256 state when only its hash is (verification: no
+/// buffer at all on the hot path).
+pub trait CanonicalSink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl CanonicalSink for String {
+    fn put(&mut self, bytes: &[u8]) {
+        self.push_str(&String::from_utf8_lossy(bytes));
+    }
+}
+
+impl CanonicalSink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        Digest::update(self, bytes);
+    }
+}
+
+/// Lower-case hex of 32 bytes, without allocating.
+fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 0xf)];
+    }
+    out
+}
+
+/// Write the canonical request of SigV4 into `out`.
+pub fn write_canonical_request<S: CanonicalSink>(
+    out: &mut S,
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    signed_headers: &[&str],
+    body: &[u8],
+) {
+    out.put(method.as_bytes());
+    out.put(b"\n");
+    if path.is_empty() || path == "/" {
+        out.put(b"/");
+    } else {
+        out.put(canonical_uri(path).as_bytes());
+    }
+    out.put(b"\n");
+    if !query.is_empty() {
+        out.put(canonical_query(query).as_bytes());
+    }
+    out.put(b"\n");
+    let mut lower = [0u8; 64];
+    for name in signed_headers {
+        let name_bytes = name.as_bytes();
+        if name_bytes.len() <= lower.len() {
+            for (d, s) in lower.iter_mut().zip(name_bytes) {
+                *d = s.to_ascii_lowercase();
+            }
+            out.put(&lower[..name_bytes.len()]);
+        } else {
+            out.put(name.to_ascii_lowercase().as_bytes());
+        }
+        out.put(b":");
+        for (i, v) in headers.get_all(*name).iter().enumerate() {
+            if i > 0 {
+                out.put(b",");
+            }
+            // Trim, and collapse runs of spaces to one: most values have none, and
+            // are written in one piece.
+            let v = v.as_bytes().trim_ascii();
+            let mut start = 0;
+            let mut j = 0;
+            while j < v.len() {
+                if v[j] == b' ' || v[j] == b'\t' {
+                    out.put(&v[start..j]);
+                    out.put(b" ");
+                    while j < v.len() && (v[j] == b' ' || v[j] == b'\t') {
+                        j += 1;
+                    }
+                    start = j;
+                } else {
+                    j += 1;
+                }
+            }
+            out.put(&v[start..]);
+        }
+        out.put(b"\n");
+    }
+    out.put(b"\n");
+    for (i, name) in signed_headers.iter().enumerate() {
+        if i > 0 {
+            out.put(b";");
+        }
+        out.put(name.to_ascii_lowercase().as_bytes());
+    }
+    out.put(b"\n");
+    out.put(&hex32(&Sha256::digest(body).into()));
+}
+
 pub fn canonical_request(
     method: &str,
     path: &str,
@@ -411,42 +523,7 @@ pub fn canonical_request(
     body: &[u8],
 ) -> String {
     let mut out = String::with_capacity(512);
-    out.push_str(method);
-    out.push('\n');
-    out.push_str(&canonical_uri(path));
-    out.push('\n');
-    out.push_str(&canonical_query(query));
-    out.push('\n');
-    for name in signed_headers {
-        out.push_str(&name.to_ascii_lowercase());
-        out.push(':');
-        let mut first = true;
-        for v in headers.get_all(*name) {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            let v = String::from_utf8_lossy(v.as_bytes());
-            let mut prev_space = false;
-            for c in v.trim().chars() {
-                if c == ' ' || c == '\t' {
-                    if !prev_space {
-                        out.push(' ');
-                    }
-                    prev_space = true;
-                } else {
-                    out.push(c);
-                    prev_space = false;
-                }
-            }
-        }
-        out.push('\n');
-    }
-    out.push('\n');
-    let lower: Vec<String> = signed_headers.iter().map(|h| h.to_ascii_lowercase()).collect();
-    out.push_str(&lower.join(";"));
-    out.push('\n');
-    out.push_str(&hex::encode(Sha256::digest(body)));
+    write_canonical_request(&mut out, method, path, query, headers, signed_headers, body);
     out
 }
 
@@ -531,6 +608,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("host", "127.0.0.1:4580".parse().unwrap());
         h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
+        h.insert("x-amz-meta-spaced", "  a   b \t c  ".parse().unwrap());
         let now = Utc::now();
         let cred = example_cred();
         sign(

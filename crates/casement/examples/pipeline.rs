@@ -3,12 +3,12 @@
 
 use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use bytes::Bytes;
 use casement::cli::{Cli, Command};
 use casement_protocol::sigv4::{self, Credential};
 use clap::Parser;
+use http::{HeaderMap, Method, Uri};
+use http_body_util::{BodyExt, Full};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -41,14 +41,19 @@ async fn main() -> anyhow::Result<()> {
         (h, body.to_owned())
     };
     let call = |h: HeaderMap, b: String| {
-        casement::server::handle(State(state.clone()), Method::POST, Uri::from_static("/"), h, Body::from(b))
+        let mut req = http::Request::new(Full::new(Bytes::from(b)));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() = Uri::from_static("/");
+        *req.headers_mut() = h;
+        let state = state.clone();
+        async move { casement::server::handle(&state, req).await }
     };
     let (h, b) = request(
         "CreateMaintenanceWindow",
         r#"{"Name":"pipe","Schedule":"rate(1 day)","Duration":2,"Cutoff":1,"AllowUnassociatedTargets":false}"#,
     );
     let resp = call(h, b).await;
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await?;
+    let bytes = resp.into_body().collect().await?.to_bytes();
     let id: serde_json::Value = serde_json::from_slice(&bytes)?;
     let get =
         request("GetMaintenanceWindow", &format!(r#"{{"WindowId":"{}"}}"#, id["WindowId"].as_str().unwrap_or("")));
@@ -66,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
         let start = Instant::now();
         for _ in 0..n {
             let resp = call(h.clone(), b.clone()).await;
-            let _ = axum::body::to_bytes(resp.into_body(), 1 << 20).await?;
+            let _ = resp.into_body().collect().await?.to_bytes();
         }
         println!("{name}: {:.2} µs per request (in-process)", start.elapsed().as_secs_f64() * 1e6 / f64::from(n));
     }

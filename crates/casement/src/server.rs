@@ -2,6 +2,10 @@
 //! `GET /health` and `GET /metrics`. Every request passes the same gates in AWS's order
 //! — size, signature, operation, JSON, model validation — before its handler runs, and
 //! every failure leaves here in AWS's error shape.
+//!
+//! This is hyper with a `service_fn`, no web framework: the API has a single route, and
+//! a router's per-request work (matching, extensions, boxed bodies) measured as a large
+//! share of a small request's cost (BENCHMARKS.md).
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -9,10 +13,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
-use axum::body::{to_bytes, Body};
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
-use axum::Router;
+use bytes::Bytes;
 use casement_api::{Api, ApiConfig, Context};
 use casement_model::Scope;
 use casement_protocol::awsjson::{self, CONTENT_TYPE, MAX_BODY_BYTES};
@@ -20,6 +21,8 @@ use casement_protocol::sigv4::{AuthMode, StaticCredentials, Verifier};
 use casement_protocol::{validate, ApiError};
 use casement_store::sqlite::{SqliteStore, Synchronous};
 use futures_util::FutureExt;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
 
 use crate::cli::{AuthArg, ServeArgs, SyncArg};
 use crate::metrics::Metrics;
@@ -56,14 +59,13 @@ pub fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = build_state(&args)?;
-    let app = Router::new().fallback(handle).with_state(state);
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), auth = ?args.auth, "casement listening");
     // Tests and scripts read the bound address from this line.
     println!("casement listening on http://{addr}");
-    accept_loop(listener, app).await;
+    accept_loop(listener, state).await;
     tracing::info!("casement stopped");
     Ok(())
 }
@@ -72,7 +74,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// 10 s). A hand-written loop over hyper's HTTP/1 connection rather than `axum::serve`:
 /// measured, `axum::serve` (hyper-util's auto builder) cost a third of the throughput of
 /// small requests on this machine (see BENCHMARKS.md).
-async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<AppState>) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -88,7 +90,11 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                let state = state.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, std::convert::Infallible>(handle(&state, req).await) }
+                });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
@@ -127,13 +133,15 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-pub async fn handle(
-    State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response<Body> {
+/// Answer one HTTP request. Generic over the body so benchmarks and tests can call it
+/// in-process.
+pub async fn handle<B>(state: &AppState, request: Request<B>) -> Response<Full<Bytes>>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let request_id = casement_model::ids::new_uuid();
     match (&method, uri.path()) {
         (&Method::GET, "/health") => {
@@ -145,34 +153,38 @@ pub async fn handle(
         (&Method::GET, "/metrics") => return plain(StatusCode::OK, state.metrics.render()),
         _ => {}
     }
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let op = target.as_deref().and_then(|t| t.strip_prefix(awsjson::TARGET_PREFIX)).map(str::to_owned);
-    let result = AssertUnwindSafe(api_call(&state, &method, &uri, &headers, body, target.as_deref()))
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let op = target.and_then(|t| t.strip_prefix(awsjson::TARGET_PREFIX));
+    let result = AssertUnwindSafe(api_call(state, &method, &uri, &headers, body, target))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
             tracing::error!(%request_id, "handler panicked");
             Err(ApiError::Internal("An internal error occurred.".into()))
         });
-    state.metrics.record(op.as_deref(), result.is_ok());
+    state.metrics.record(op, result.is_ok());
     match result {
         Ok(bytes) => json_response(StatusCode::OK, &request_id, bytes, None),
         Err(e) => {
-            tracing::debug!(%request_id, op = op.as_deref().unwrap_or("-"), error = %e, "request failed");
+            tracing::debug!(%request_id, op = op.unwrap_or("-"), error = %e, "request failed");
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
             json_response(status, &request_id, e.body(), Some(e.code()))
         }
     }
 }
 
-async fn api_call(
+async fn api_call<B>(
     state: &AppState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    body: Body,
+    body: B,
     target: Option<&str>,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, ApiError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let too_large =
         || ApiError::RequestEntityTooLarge(format!("Request body exceeds the limit of {MAX_BODY_BYTES} bytes"));
     let declared =
@@ -180,7 +192,7 @@ async fn api_call(
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }
-    let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| too_large())?;
+    let body = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|_| too_large())?.to_bytes();
 
     let now = chrono::Utc::now();
     let caller = state.verifier.verify(method.as_str(), uri.path(), uri.query().unwrap_or(""), headers, &body, now)?;
@@ -197,8 +209,13 @@ async fn api_call(
     casement_api::dispatch(&state.api, &ctx, op, json).await
 }
 
-fn json_response(status: StatusCode, request_id: &str, body: Vec<u8>, error_type: Option<&str>) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body));
+fn json_response(
+    status: StatusCode,
+    request_id: &str,
+    body: Vec<u8>,
+    error_type: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
@@ -211,8 +228,8 @@ fn json_response(status: StatusCode, request_id: &str, body: Vec<u8>, error_type
     resp
 }
 
-fn plain(status: StatusCode, text: String) -> Response<Body> {
-    let mut resp = Response::new(Body::from(text));
+fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(text)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     resp

@@ -10,8 +10,9 @@
 
 mod migrate;
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -32,7 +33,17 @@ pub enum Synchronous {
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Windows already read or written, by ID (IDs are random and unique across scopes;
+    /// the scope is checked on every hit). The exclusive lock makes this process the
+    /// database's only writer, so the cache is exact: it is filled and changed only while
+    /// the connection mutex is held, in the same critical section as the statement.
+    /// GetMaintenanceWindow, the hottest read, then costs a map lookup and no SQL.
+    windows: RwLock<HashMap<String, (Scope, Window)>>,
 }
+
+/// Beyond this many cached windows the cache starts over (a bound, not an LRU: windows
+/// are few per account, and a miss costs one indexed read).
+const WINDOW_CACHE_MAX: usize = 100_000;
 
 impl SqliteStore {
     /// Open (creating if needed) `dir/casement.db` and bring its schema up to date.
@@ -54,7 +65,7 @@ impl SqliteStore {
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate::run(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self { conn: Mutex::new(conn), windows: RwLock::new(HashMap::new()) })
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -62,11 +73,34 @@ impl SqliteStore {
     }
 
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.write_then(f, |_| {})
+    }
+
+    /// Run `f` in a write transaction and, once it has committed and while the connection
+    /// is still held, `after` (which keeps the window cache in step).
+    fn write_then<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        after: impl FnOnce(&T),
+    ) -> Result<T, StoreError> {
         let mut conn = lock(&self.conn);
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
+        after(&out);
         Ok(out)
+    }
+
+    fn cache_window(&self, scope: &Scope, w: &Window) {
+        let mut map = self.windows.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= WINDOW_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(w.window_id.as_str().to_owned(), (scope.clone(), w.clone()));
+    }
+
+    fn uncache_window(&self, id: &WindowId) {
+        self.windows.write().unwrap_or_else(|p| p.into_inner()).remove(id.as_str());
     }
 }
 
@@ -176,54 +210,73 @@ impl Store for SqliteStore {
         limit: Option<usize>,
     ) -> Result<WindowId, StoreError> {
         let body = serde_json::to_string(window)?;
-        self.write(|tx| {
-            if let Some(id) = check_token(tx, scope, idem)? {
-                return Ok(WindowId::from(id));
-            }
-            if let Some(limit) = limit {
-                let n = count(
-                    tx,
-                    "SELECT count(*) FROM windows WHERE account = ?1 AND region = ?2",
-                    params![scope.account, scope.region],
-                )?;
-                if n >= limit {
-                    return Err(StoreError::LimitExceeded(limit));
+        self.write_then(
+            |tx| {
+                if let Some(id) = check_token(tx, scope, idem)? {
+                    return Ok(WindowId::from(id));
                 }
-            }
-            tx.execute(
+                if let Some(limit) = limit {
+                    let n = count(
+                        tx,
+                        "SELECT count(*) FROM windows WHERE account = ?1 AND region = ?2",
+                        params![scope.account, scope.region],
+                    )?;
+                    if n >= limit {
+                        return Err(StoreError::LimitExceeded(limit));
+                    }
+                }
+                tx.execute(
                 "INSERT INTO windows (account, region, window_id, name, enabled, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body],
             )?;
-            put_tags(tx, scope, "MaintenanceWindow", window.window_id.as_str(), tags)?;
-            record_token(tx, scope, idem, window.window_id.as_str())?;
-            Ok(window.window_id.clone())
-        })
+                put_tags(tx, scope, "MaintenanceWindow", window.window_id.as_str(), tags)?;
+                record_token(tx, scope, idem, window.window_id.as_str())?;
+                Ok(window.window_id.clone())
+            },
+            |id| {
+                if *id == window.window_id {
+                    self.cache_window(scope, window);
+                }
+            },
+        )
     }
 
     async fn get_window(&self, scope: &Scope, id: &WindowId) -> Result<Option<Window>, StoreError> {
-        self.query_doc(
-            "SELECT doc FROM windows WHERE account = ?1 AND region = ?2 AND window_id = ?3",
-            params![scope.account, scope.region, id.as_str()],
-        )
+        if let Some((owner, w)) = self.windows.read().unwrap_or_else(|p| p.into_inner()).get(id.as_str()) {
+            return Ok((owner == scope).then(|| w.clone()));
+        }
+        let conn = lock(&self.conn);
+        let mut stmt =
+            conn.prepare_cached("SELECT doc FROM windows WHERE account = ?1 AND region = ?2 AND window_id = ?3")?;
+        let found: Option<String> =
+            stmt.query_row(params![scope.account, scope.region, id.as_str()], |r| r.get(0)).optional()?;
+        let window: Option<Window> = found.map(doc).transpose()?;
+        if let Some(w) = &window {
+            self.cache_window(scope, w);
+        }
+        Ok(window)
     }
 
     async fn update_window(&self, scope: &Scope, window: &Window) -> Result<(), StoreError> {
         let body = serde_json::to_string(window)?;
-        self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE windows SET name = ?4, enabled = ?5, doc = ?6 WHERE account = ?1 AND region = ?2 AND window_id = ?3",
-                params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body],
-            )?;
-            if n == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
-        })
+        self.write_then(
+            |tx| {
+                let n = tx.execute(
+                    "UPDATE windows SET name = ?4, enabled = ?5, doc = ?6 WHERE account = ?1 AND region = ?2 AND window_id = ?3",
+                    params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body],
+                )?;
+                if n == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
+            },
+            |_| self.cache_window(scope, window),
+        )
     }
 
     async fn delete_window(&self, scope: &Scope, id: &WindowId) -> Result<bool, StoreError> {
-        self.write(|tx| {
+        self.write_then(|tx| {
             let p = params![scope.account, scope.region, id.as_str()];
             let n = tx.execute("DELETE FROM windows WHERE account = ?1 AND region = ?2 AND window_id = ?3", p)?;
             tx.execute("DELETE FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3", p)?;
@@ -233,6 +286,10 @@ impl Store for SqliteStore {
                 p,
             )?;
             Ok(n > 0)
+        }, |deleted| {
+            if *deleted {
+                self.uncache_window(id);
+            }
         })
     }
 
