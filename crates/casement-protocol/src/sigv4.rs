@@ -83,8 +83,26 @@ pub struct Authorization<'a> {
     pub date: &'a str,
     pub region: &'a str,
     pub service: &'a str,
-    pub signed_headers: Vec<&'a str>,
+    pub signed_headers: HeaderNames<'a>,
     pub signature: &'a str,
+}
+
+/// The `SignedHeaders` list, kept on the stack: clients sign a handful of headers, and
+/// this runs on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderNames<'a> {
+    names: [&'a str; MAX_SIGNED_HEADERS],
+    len: usize,
+}
+
+/// More signed headers than any AWS client sends; beyond it a request is refused.
+pub const MAX_SIGNED_HEADERS: usize = 32;
+
+impl<'a> std::ops::Deref for HeaderNames<'a> {
+    type Target = [&'a str];
+    fn deref(&self) -> &[&'a str] {
+        &self.names[..self.len]
+    }
 }
 
 impl<'a> Authorization<'a> {
@@ -126,8 +144,15 @@ impl<'a> Authorization<'a> {
         }
         let (credential, signed, signature) =
             (credential.unwrap_or_default(), signed.unwrap_or_default(), signature.unwrap_or_default());
-        let scope: Vec<&str> = credential.split('/').collect();
-        if scope.len() != 5 || scope.iter().any(|s| s.is_empty()) {
+        let mut scope = [""; 5];
+        let mut parts = 0;
+        for (i, part) in credential.split('/').enumerate() {
+            if i < 5 {
+                scope[i] = part;
+            }
+            parts += 1;
+        }
+        if parts != 5 || scope.iter().any(|s| s.is_empty()) {
             return Err(incomplete(&format!(
                 "Credential should be scoped to a valid region. Credential={credential}."
             )));
@@ -141,9 +166,16 @@ impl<'a> Authorization<'a> {
         if signature.is_empty() || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(incomplete("Signature must be a hexadecimal string."));
         }
-        let signed_headers: Vec<&str> = signed.split(';').collect();
-        if signed_headers.iter().any(|h| h.is_empty()) {
-            return Err(incomplete("SignedHeaders must be a list of header names separated by ';'."));
+        let mut signed_headers = HeaderNames { names: [""; MAX_SIGNED_HEADERS], len: 0 };
+        for name in signed.split(';') {
+            if name.is_empty() {
+                return Err(incomplete("SignedHeaders must be a list of header names separated by ';'."));
+            }
+            if signed_headers.len == MAX_SIGNED_HEADERS {
+                return Err(incomplete(&format!("SignedHeaders may name at most {MAX_SIGNED_HEADERS} headers.")));
+            }
+            signed_headers.names[signed_headers.len] = name;
+            signed_headers.len += 1;
         }
         Ok(Authorization {
             access_key_id: scope[0],

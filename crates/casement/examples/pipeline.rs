@@ -61,13 +61,28 @@ async fn main() -> anyhow::Result<()> {
         "CreateMaintenanceWindow",
         r#"{"Name":"pipe","Schedule":"rate(1 day)","Duration":2,"Cutoff":1,"AllowUnassociatedTargets":false}"#,
     );
+    for i in 0..10 {
+        let (h, b) = request(
+            "CreateMaintenanceWindow",
+            &format!(
+                r#"{{"Name":"pipe-{i}","Schedule":"rate(1 day)","Duration":2,"Cutoff":1,"AllowUnassociatedTargets":false}}"#
+            ),
+        );
+        call(h, b).await;
+    }
+    let describe = request("DescribeMaintenanceWindows", r#"{"MaxResults":10}"#);
     let mut anonymous = get.clone();
     anonymous.0.remove("authorization");
+    let only = std::env::var("PIPELINE_ONLY").ok();
     for (name, (h, b), n) in [
         ("GetMaintenanceWindow", get, 100_000u32),
         ("CreateMaintenanceWindow", create, 20_000),
         ("unsigned request (MissingAuthenticationToken)", anonymous, 100_000),
+        ("DescribeMaintenanceWindows (a page of 10)", describe, 20_000),
     ] {
+        if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
+            continue;
+        }
         let start = Instant::now();
         for _ in 0..n {
             let resp = call(h.clone(), b.clone()).await;
