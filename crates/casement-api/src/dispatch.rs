@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use casement_protocol::ApiError;
 
-use crate::{tags, targets, tasks, windows, Api, Context};
+use crate::{schedule, tags, targets, tasks, windows, Api, Context};
 
 async fn call<Req, Res, Fut>(body: Value, handler: impl FnOnce(Req) -> Fut) -> Result<Vec<u8>, ApiError>
 where
@@ -30,6 +30,7 @@ pub async fn dispatch(api: &Api, ctx: &Context, op: &str, body: Value) -> Result
         "DeleteMaintenanceWindow" => call(body, |r| windows::delete(api, ctx, r)).await,
         "DescribeMaintenanceWindows" => call(body, |r| windows::describe(api, ctx, r)).await,
         "DescribeMaintenanceWindowsForTarget" => call(body, |r| windows::describe_for_target(api, ctx, r)).await,
+        "DescribeMaintenanceWindowSchedule" => call(body, |r| schedule::describe(api, ctx, r)).await,
         "RegisterTargetWithMaintenanceWindow" => call(body, |r| targets::register(api, ctx, r)).await,
         "UpdateMaintenanceWindowTarget" => call(body, |r| targets::update(api, ctx, r)).await,
         "DeregisterTargetFromMaintenanceWindow" => call(body, |r| targets::deregister(api, ctx, r)).await,
@@ -58,6 +59,7 @@ pub fn is_served(op: &str) -> bool {
             | "DeleteMaintenanceWindow"
             | "DescribeMaintenanceWindows"
             | "DescribeMaintenanceWindowsForTarget"
+            | "DescribeMaintenanceWindowSchedule"
             | "RegisterTargetWithMaintenanceWindow"
             | "UpdateMaintenanceWindowTarget"
             | "DeregisterTargetFromMaintenanceWindow"

@@ -9,6 +9,7 @@ mod dispatch;
 mod errors;
 mod pagination;
 mod rules;
+pub mod schedule;
 pub mod tags;
 pub mod targets;
 pub mod tasks;

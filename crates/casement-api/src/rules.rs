@@ -1,6 +1,9 @@
 //! Cross-member rules SSM enforces beyond the model's per-member constraints.
 
+use casement_model::Window;
 use casement_protocol::ApiError;
+use casement_schedule::WindowSchedule;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -16,12 +19,33 @@ pub fn check_cutoff(duration: i32, cutoff: i32) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Offsets shift cron occurrences by whole days; rate and at schedules have none.
-pub fn check_offset(schedule: &str, offset: Option<i32>) -> Result<(), ApiError> {
-    if offset.is_some() && !schedule.trim_start().starts_with("cron(") {
-        return Err(ApiError::Validation("ScheduleOffset is only supported for cron expressions.".into()));
+/// A window's schedule members, checked together (expression, zone, offset, dates), as
+/// of `anchor_ms`: what Create/UpdateMaintenanceWindow refuse and what NextExecutionTime
+/// and DescribeMaintenanceWindowSchedule evaluate.
+pub fn window_schedule(w: &Window) -> Result<WindowSchedule, ApiError> {
+    WindowSchedule::new(
+        &w.schedule,
+        w.schedule_timezone.as_deref(),
+        w.schedule_offset,
+        w.start_date.as_deref(),
+        w.end_date.as_deref(),
+        instant(w.schedule_anchor_ms()),
+    )
+    .map_err(|e| ApiError::Validation(e.0))
+}
+
+pub fn instant(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// `NextExecutionTime`: absent for disabled windows and for windows that will not run
+/// again (expired, at() already past).
+pub fn next_execution_time(w: &Window, now_ms: i64) -> Option<String> {
+    if !w.enabled {
+        return None;
     }
-    Ok(())
+    let ws = window_schedule(w).ok()?;
+    ws.next_after(instant(now_ms)).map(|t| casement_schedule::format_execution_time(t, ws.zone))
 }
 
 /// A member `Replace=true` makes required, reported the way the model's own

@@ -37,7 +37,6 @@ pub struct CreateResult {
 
 pub async fn create(api: &Api, ctx: &Context, req: CreateRequest) -> Result<CreateResult, ApiError> {
     rules::check_cutoff(req.duration, req.cutoff)?;
-    rules::check_offset(&req.schedule, req.schedule_offset)?;
     let idem = req.client_token.as_ref().map(|t| Idempotency {
         operation: "CreateMaintenanceWindow",
         token: t.clone(),
@@ -58,7 +57,9 @@ pub async fn create(api: &Api, ctx: &Context, req: CreateRequest) -> Result<Crea
         enabled: true,
         created_ms: ctx.now_ms,
         modified_ms: ctx.now_ms,
+        schedule_anchor_ms: Some(ctx.now_ms),
     };
+    rules::window_schedule(&window)?;
     let limit = api.config.aws_quotas.then_some(MAX_WINDOWS);
     let tags = req.tags.unwrap_or_default();
     let window_id = api
@@ -93,6 +94,8 @@ pub struct WindowResult {
     pub schedule_timezone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_offset: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_execution_time: Option<String>,
     pub duration: i32,
     pub cutoff: i32,
     pub allow_unassociated_targets: bool,
@@ -112,8 +115,10 @@ pub struct WindowResult {
 }
 
 impl WindowResult {
-    fn new(w: Window, with_dates: bool) -> Self {
+    /// `now_ms` is given for GetMaintenanceWindow, which reports NextExecutionTime.
+    fn new(w: Window, with_dates: bool, now_ms: Option<i64>) -> Self {
         Self {
+            next_execution_time: now_ms.and_then(|now| rules::next_execution_time(&w, now)),
             window_id: w.window_id,
             name: w.name,
             description: w.description,
@@ -138,7 +143,7 @@ pub(crate) async fn load(api: &Api, ctx: &Context, id: &WindowId) -> Result<Wind
 }
 
 pub async fn get(api: &Api, ctx: &Context, req: GetRequest) -> Result<WindowResult, ApiError> {
-    Ok(WindowResult::new(load(api, ctx, &req.window_id).await?, true))
+    Ok(WindowResult::new(load(api, ctx, &req.window_id).await?, true, Some(ctx.now_ms)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,6 +169,7 @@ pub struct UpdateRequest {
 /// cleared.
 pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<WindowResult, ApiError> {
     let mut w = load(api, ctx, &req.window_id).await?;
+    let before = w.clone();
     if req.replace.unwrap_or(false) {
         w.name = rules::require(req.name, "name")?;
         w.schedule = rules::require(req.schedule, "schedule")?;
@@ -187,13 +193,20 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Wind
         merge_opt!(description, start_date, end_date, schedule_timezone, schedule_offset);
     }
     rules::check_cutoff(w.duration, w.cutoff)?;
-    rules::check_offset(&w.schedule, w.schedule_offset)?;
     w.modified_ms = ctx.now_ms;
+    let schedule_changed = (&w.schedule, &w.schedule_timezone, w.schedule_offset, &w.start_date, &w.end_date)
+        != (&before.schedule, &before.schedule_timezone, before.schedule_offset, &before.start_date, &before.end_date);
+    if schedule_changed {
+        // A new schedule counts from now: a rate restarts, a cron offset ignores firings
+        // from before the change.
+        w.schedule_anchor_ms = Some(ctx.now_ms);
+    }
+    rules::window_schedule(&w)?;
     api.store.update_window(&ctx.scope, &w).await.map_err(|e| match e {
         StoreError::NotFound => window_not_found(w.window_id.as_str()),
         other => internal(other),
     })?;
-    Ok(WindowResult::new(w, false))
+    Ok(WindowResult::new(w, false, None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -263,6 +276,8 @@ pub struct WindowIdentity {
     pub end_date: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_execution_time: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -316,6 +331,7 @@ pub async fn describe(api: &Api, ctx: &Context, req: DescribeRequest) -> Result<
     let window_identities = windows
         .into_iter()
         .map(|w| WindowIdentity {
+            next_execution_time: rules::next_execution_time(&w, ctx.now_ms),
             window_id: w.window_id,
             name: w.name,
             description: w.description,
@@ -357,13 +373,18 @@ pub struct ForTargetResult {
 }
 
 /// Windows with a registered target of `ResourceType` that names any of the given
-/// targets: the same key and at least one common value.
-pub async fn describe_for_target(api: &Api, ctx: &Context, req: ForTargetRequest) -> Result<ForTargetResult, ApiError> {
+/// targets (the same key and at least one common value), ordered by ID.
+pub(crate) async fn windows_targeting(
+    api: &Api,
+    ctx: &Context,
+    targets: &[Target],
+    resource_type: &str,
+) -> Result<Vec<WindowId>, ApiError> {
     let all = api.store.list_all_targets(&ctx.scope).await.map_err(internal)?;
     let mut ids: Vec<WindowId> = Vec::new();
-    for t in all.iter().filter(|t| t.resource_type == req.resource_type) {
+    for t in all.iter().filter(|t| t.resource_type == resource_type) {
         let hit = t.targets.iter().any(|have| {
-            req.targets
+            targets
                 .iter()
                 .any(|want| have.key() == want.key() && have.values().iter().any(|v| want.values().contains(v)))
         });
@@ -371,6 +392,11 @@ pub async fn describe_for_target(api: &Api, ctx: &Context, req: ForTargetRequest
             ids.push(t.window_id.clone());
         }
     }
+    Ok(ids)
+}
+
+pub async fn describe_for_target(api: &Api, ctx: &Context, req: ForTargetRequest) -> Result<ForTargetResult, ApiError> {
+    let ids = windows_targeting(api, ctx, &req.targets, &req.resource_type).await?;
     let after = pagination::decode(req.next_token.as_deref())?;
     let size = pagination::page_size(req.max_results, 50, 1000);
     let (page, next_token) = pagination::page(ids, |id| id.as_str(), after.as_deref(), size);

@@ -26,4 +26,15 @@ pub struct Window {
     pub enabled: bool,
     pub created_ms: i64,
     pub modified_ms: i64,
+    /// When the current schedule took effect: creation, or the last update that changed a
+    /// schedule member. Rate schedules count from it. (`None` in documents written before
+    /// it existed: creation time.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_anchor_ms: Option<i64>,
+}
+
+impl Window {
+    pub fn schedule_anchor_ms(&self) -> i64 {
+        self.schedule_anchor_ms.unwrap_or(self.created_ms)
+    }
 }

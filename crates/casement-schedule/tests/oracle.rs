@@ -44,7 +44,7 @@ fn field_has(field: &str, v: u32, min: u32, max: u32, names: &[&str]) -> bool {
         } else {
             (num(base), num(base))
         };
-        v >= lo && v <= hi && (v - lo) % step == 0
+        v >= lo && v <= hi && (v - lo).is_multiple_of(step)
     })
 }
 

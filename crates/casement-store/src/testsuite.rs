@@ -23,6 +23,7 @@ pub fn window(name: &str) -> Window {
         enabled: true,
         created_ms: 1,
         modified_ms: 1,
+        schedule_anchor_ms: None,
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 mod fuzz;
 mod isolation;
 mod restart;
+mod schedules;
 mod sdk_roundtrip;
 mod sigv4;
 mod validation;

@@ -13,6 +13,7 @@ const SERVED: &[&str] = &[
     "DeleteMaintenanceWindow",
     "DescribeMaintenanceWindows",
     "DescribeMaintenanceWindowsForTarget",
+    "DescribeMaintenanceWindowSchedule",
     "RegisterTargetWithMaintenanceWindow",
     "UpdateMaintenanceWindowTarget",
     "DeregisterTargetFromMaintenanceWindow",
