@@ -42,7 +42,10 @@ pub struct Response {
 }
 
 /// `ScheduledAfter` / `ScheduledBefore` (the keys AWS's CLI examples use), ISO-8601.
-fn bounds(filters: &[Filter]) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), ApiError> {
+/// (`ScheduledAfter`, `ScheduledBefore`)
+type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+fn bounds(filters: &[Filter]) -> Result<Bounds, ApiError> {
     crate::windows::check_filter_keys(filters, &["ScheduledBefore", "ScheduledAfter"])?;
     let (mut after, mut before) = (None, None);
     for f in filters {

@@ -254,3 +254,37 @@ fn evaluator_matches_brute_force() {
     assert!(compared.get() >= 1000, "only {} valid expressions were compared", compared.get());
     println!("compared {} expressions; DST transitions per zone: {counts:?}", compared.get());
 }
+
+/// The parser's fuzz target, run as a property: arbitrary text, and valid expressions
+/// with characters changed, never panic; whatever parses evaluates without looping.
+#[test]
+fn parser_never_panics() {
+    use casement_schedule::{Schedule, WindowSchedule};
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 4000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let mutated = (expression(), any::<prop::sample::Index>(), "[ -~]{0,3}").prop_map(|(e, at, junk)| {
+        let mut s = format!("cron({e})");
+        let i = at.index(s.len());
+        s.replace_range(i..(i + 1).min(s.len()), &junk);
+        s
+    });
+    let text = prop_oneof![
+        "[ -~]{0,40}",
+        "(cron|rate|at)\\([ -~]{0,30}\\)",
+        "rate\\([0-9]{1,12} (minutes?|hours?|days?|weeks)\\)",
+        mutated,
+    ];
+    let anchor = Utc.timestamp_opt(1_767_225_600, 0).unwrap();
+    runner
+        .run(&text, |s| {
+            if Schedule::parse(&s).is_ok() {
+                let w = WindowSchedule::new(&s, Some("Europe/London"), None, None, None, anchor).unwrap();
+                let _ = w.occurrences_after(anchor).take(3).count();
+            }
+            Ok(())
+        })
+        .unwrap();
+}
