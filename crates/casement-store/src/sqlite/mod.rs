@@ -194,6 +194,97 @@ impl SqliteStore {
     }
 }
 
+/// Window targets and window tasks are stored alike: rows under a window, keyed by their
+/// own ID, each a JSON document. One set of statements serves both.
+#[derive(Clone, Copy)]
+enum Child {
+    Target,
+    Task,
+}
+
+impl Child {
+    fn sql(self, template: &str) -> String {
+        let (table, id) = match self {
+            Child::Target => ("window_targets", "window_target_id"),
+            Child::Task => ("window_tasks", "window_task_id"),
+        };
+        template.replace("{table}", table).replace("{id}", id)
+    }
+}
+
+impl SqliteStore {
+    /// Insert a target or task in one transaction with its checks: an earlier identical
+    /// request (client token), the window's existence, the per-window limit.
+    fn insert_child(
+        &self,
+        (kind, window, id): (Child, &WindowId, &str),
+        scope: &Scope,
+        body: &str,
+        idem: Option<&Idempotency>,
+        limit: Option<usize>,
+    ) -> Result<String, StoreError> {
+        self.write(|tx| {
+            if let Some(id) = check_token(tx, scope, idem)? {
+                return Ok(id);
+            }
+            if !window_exists(tx, scope, window)? {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(limit) = limit {
+                let sql =
+                    kind.sql("SELECT count(*) FROM {table} WHERE account = ?1 AND region = ?2 AND window_id = ?3");
+                if count(tx, &sql, params![scope.account, scope.region, window.as_str()])? >= limit {
+                    return Err(StoreError::LimitExceeded(limit));
+                }
+            }
+            let sql =
+                kind.sql("INSERT INTO {table} (account, region, window_id, {id}, doc) VALUES (?1, ?2, ?3, ?4, ?5)");
+            tx.execute(&sql, params![scope.account, scope.region, window.as_str(), id, body])?;
+            record_token(tx, scope, idem, id)?;
+            Ok(id.to_owned())
+        })
+    }
+
+    fn update_child(
+        &self,
+        kind: Child,
+        scope: &Scope,
+        window: &WindowId,
+        id: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let sql =
+            kind.sql("UPDATE {table} SET doc = ?5 WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND {id} = ?4");
+        self.write(|tx| match tx.execute(&sql, params![scope.account, scope.region, window.as_str(), id, body])? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        })
+    }
+
+    fn get_child<T: DeserializeOwned>(
+        &self,
+        kind: Child,
+        scope: &Scope,
+        window: &WindowId,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let sql =
+            kind.sql("SELECT doc FROM {table} WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND {id} = ?4");
+        self.query_doc(&sql, params![scope.account, scope.region, window.as_str(), id])
+    }
+
+    fn list_children<T: DeserializeOwned>(
+        &self,
+        kind: Child,
+        scope: &Scope,
+        window: &WindowId,
+    ) -> Result<Vec<T>, StoreError> {
+        let sql =
+            kind.sql("SELECT doc FROM {table} WHERE account = ?1 AND region = ?2 AND window_id = ?3 ORDER BY {id}");
+        self.query_docs(&sql, params![scope.account, scope.region, window.as_str()])
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -335,27 +426,8 @@ impl Store for SqliteStore {
         limit: Option<usize>,
     ) -> Result<WindowTargetId, StoreError> {
         let body = serde_json::to_string(target)?;
-        self.write(|tx| {
-            if let Some(id) = check_token(tx, scope, idem)? {
-                return Ok(WindowTargetId::from(id));
-            }
-            if !window_exists(tx, scope, &target.window_id)? {
-                return Err(StoreError::NotFound);
-            }
-            let p = params![scope.account, scope.region, target.window_id.as_str()];
-            if let Some(limit) = limit {
-                let n = count(tx, "SELECT count(*) FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3", p)?;
-                if n >= limit {
-                    return Err(StoreError::LimitExceeded(limit));
-                }
-            }
-            tx.execute(
-                "INSERT INTO window_targets (account, region, window_id, window_target_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![scope.account, scope.region, target.window_id.as_str(), target.window_target_id.as_str(), body],
-            )?;
-            record_token(tx, scope, idem, target.window_target_id.as_str())?;
-            Ok(target.window_target_id.clone())
-        })
+        let id = target.window_target_id.as_str();
+        self.insert_child((Child::Target, &target.window_id, id), scope, &body, idem, limit).map(WindowTargetId::from)
     }
 
     async fn get_target(
@@ -364,25 +436,12 @@ impl Store for SqliteStore {
         window: &WindowId,
         id: &WindowTargetId,
     ) -> Result<Option<WindowTarget>, StoreError> {
-        self.query_doc(
-            "SELECT doc FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_target_id = ?4",
-            params![scope.account, scope.region, window.as_str(), id.as_str()],
-        )
+        self.get_child(Child::Target, scope, window, id.as_str())
     }
 
     async fn update_target(&self, scope: &Scope, target: &WindowTarget) -> Result<(), StoreError> {
         let body = serde_json::to_string(target)?;
-        self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE window_targets SET doc = ?5 WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_target_id = ?4",
-                params![scope.account, scope.region, target.window_id.as_str(), target.window_target_id.as_str(), body],
-            )?;
-            if n == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
-        })
+        self.update_child(Child::Target, scope, &target.window_id, target.window_target_id.as_str(), &body)
     }
 
     async fn deregister_target(
@@ -418,10 +477,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_targets(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTarget>, StoreError> {
-        self.query_docs(
-            "SELECT doc FROM window_targets WHERE account = ?1 AND region = ?2 AND window_id = ?3 ORDER BY window_target_id",
-            params![scope.account, scope.region, window.as_str()],
-        )
+        self.list_children(Child::Target, scope, window)
     }
 
     async fn list_all_targets(&self, scope: &Scope) -> Result<Vec<WindowTarget>, StoreError> {
@@ -439,27 +495,8 @@ impl Store for SqliteStore {
         limit: Option<usize>,
     ) -> Result<WindowTaskId, StoreError> {
         let body = serde_json::to_string(task)?;
-        self.write(|tx| {
-            if let Some(id) = check_token(tx, scope, idem)? {
-                return Ok(WindowTaskId::from(id));
-            }
-            if !window_exists(tx, scope, &task.window_id)? {
-                return Err(StoreError::NotFound);
-            }
-            let p = params![scope.account, scope.region, task.window_id.as_str()];
-            if let Some(limit) = limit {
-                let n = count(tx, "SELECT count(*) FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3", p)?;
-                if n >= limit {
-                    return Err(StoreError::LimitExceeded(limit));
-                }
-            }
-            tx.execute(
-                "INSERT INTO window_tasks (account, region, window_id, window_task_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![scope.account, scope.region, task.window_id.as_str(), task.window_task_id.as_str(), body],
-            )?;
-            record_token(tx, scope, idem, task.window_task_id.as_str())?;
-            Ok(task.window_task_id.clone())
-        })
+        let id = task.window_task_id.as_str();
+        self.insert_child((Child::Task, &task.window_id, id), scope, &body, idem, limit).map(WindowTaskId::from)
     }
 
     async fn get_task(
@@ -468,25 +505,12 @@ impl Store for SqliteStore {
         window: &WindowId,
         id: &WindowTaskId,
     ) -> Result<Option<WindowTask>, StoreError> {
-        self.query_doc(
-            "SELECT doc FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_task_id = ?4",
-            params![scope.account, scope.region, window.as_str(), id.as_str()],
-        )
+        self.get_child(Child::Task, scope, window, id.as_str())
     }
 
     async fn update_task(&self, scope: &Scope, task: &WindowTask) -> Result<(), StoreError> {
         let body = serde_json::to_string(task)?;
-        self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE window_tasks SET doc = ?5 WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_task_id = ?4",
-                params![scope.account, scope.region, task.window_id.as_str(), task.window_task_id.as_str(), body],
-            )?;
-            if n == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
-            }
-        })
+        self.update_child(Child::Task, scope, &task.window_id, task.window_task_id.as_str(), &body)
     }
 
     async fn deregister_task(&self, scope: &Scope, window: &WindowId, id: &WindowTaskId) -> Result<(), StoreError> {
@@ -504,10 +528,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_tasks(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTask>, StoreError> {
-        self.query_docs(
-            "SELECT doc FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3 ORDER BY window_task_id",
-            params![scope.account, scope.region, window.as_str()],
-        )
+        self.list_children(Child::Task, scope, window)
     }
 
     async fn add_tags(

@@ -16,6 +16,45 @@ pub const AKID: &str = "AKIDCASEMENTTEST0001";
 pub const SECRET: &str = "casement-test-secret-key-0001";
 pub const ACCOUNT: &str = "111122223333";
 
+/// The operations the server serves.
+pub const SERVED: &[&str] = &[
+    "CreateMaintenanceWindow",
+    "GetMaintenanceWindow",
+    "UpdateMaintenanceWindow",
+    "DeleteMaintenanceWindow",
+    "DescribeMaintenanceWindows",
+    "DescribeMaintenanceWindowsForTarget",
+    "DescribeMaintenanceWindowSchedule",
+    "RegisterTargetWithMaintenanceWindow",
+    "UpdateMaintenanceWindowTarget",
+    "DeregisterTargetFromMaintenanceWindow",
+    "DescribeMaintenanceWindowTargets",
+    "RegisterTaskWithMaintenanceWindow",
+    "UpdateMaintenanceWindowTask",
+    "GetMaintenanceWindowTask",
+    "DeregisterTaskFromMaintenanceWindow",
+    "DescribeMaintenanceWindowTasks",
+    "AddTagsToResource",
+    "RemoveTagsFromResource",
+    "ListTagsForResource",
+];
+
+/// Create a window with the minimum members and return its ID.
+pub async fn create_window(c: &aws_sdk_ssm::Client, name: &str, schedule: &str, unassociated: bool) -> String {
+    c.create_maintenance_window()
+        .name(name)
+        .schedule(schedule)
+        .duration(2)
+        .cutoff(1)
+        .allow_unassociated_targets(unassociated)
+        .send()
+        .await
+        .expect("create window")
+        .window_id()
+        .expect("window id")
+        .to_owned()
+}
+
 /// A running `casement serve`, killed on drop.
 pub struct Server {
     child: Child,

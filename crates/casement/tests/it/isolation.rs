@@ -26,19 +26,7 @@ account_id = "222222222222"
     let a = s.sdk_as("AKIDACCOUNTA00000001", "secret-a", "us-east-1");
     let b = s.sdk_as("AKIDACCOUNTB00000002", "secret-b", "us-east-1");
     let a_west = s.sdk_as("AKIDACCOUNTA00000001", "secret-a", "eu-west-1");
-    let id = a
-        .create_maintenance_window()
-        .name("mine")
-        .schedule("rate(1 day)")
-        .duration(2)
-        .cutoff(1)
-        .allow_unassociated_targets(false)
-        .send()
-        .await
-        .unwrap()
-        .window_id()
-        .unwrap()
-        .to_owned();
+    let id = crate::common::create_window(&a, "mine", "rate(1 day)", false).await;
     assert_eq!(a.describe_maintenance_windows().send().await.unwrap().window_identities().len(), 1);
     assert!(b.describe_maintenance_windows().send().await.unwrap().window_identities().is_empty());
     assert!(a_west.describe_maintenance_windows().send().await.unwrap().window_identities().is_empty());

@@ -9,19 +9,7 @@ async fn kill_and_restart_keeps_every_acknowledged_write() {
     let c = s.sdk();
     let mut ids = Vec::new();
     for i in 0..20 {
-        let id = c
-            .create_maintenance_window()
-            .name(format!("durable-{i}"))
-            .schedule("rate(1 day)")
-            .duration(2)
-            .cutoff(1)
-            .allow_unassociated_targets(true)
-            .send()
-            .await
-            .unwrap()
-            .window_id()
-            .unwrap()
-            .to_owned();
+        let id = crate::common::create_window(&c, &format!("durable-{i}"), "rate(1 day)", true).await;
         c.register_task_with_maintenance_window()
             .window_id(&id)
             .task_arn("arn:aws:lambda:us-east-1:111122223333:function:f")

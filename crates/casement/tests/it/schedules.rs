@@ -90,19 +90,7 @@ async fn schedule_across_windows_targeting_a_node() {
     for (name, expr) in
         [("daily", "cron(0 3 ? * * *)"), ("hourly", "cron(0 * ? * * *)"), ("other", "cron(30 3 ? * * *)")]
     {
-        let id = c
-            .create_maintenance_window()
-            .name(name)
-            .schedule(expr)
-            .duration(1)
-            .cutoff(0)
-            .allow_unassociated_targets(true)
-            .send()
-            .await
-            .unwrap()
-            .window_id()
-            .unwrap()
-            .to_owned();
+        let id = crate::common::create_window(&c, name, expr, true).await;
         if name != "other" {
             c.register_target_with_maintenance_window()
                 .window_id(&id)

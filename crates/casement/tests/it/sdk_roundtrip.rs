@@ -17,18 +17,7 @@ fn target(key: &str, values: &[&str]) -> Target {
 }
 
 async fn window(c: &aws_sdk_ssm::Client, name: &str, unassociated: bool) -> String {
-    c.create_maintenance_window()
-        .name(name)
-        .schedule("rate(1 day)")
-        .duration(2)
-        .cutoff(1)
-        .allow_unassociated_targets(unassociated)
-        .send()
-        .await
-        .expect("create window")
-        .window_id()
-        .expect("window id")
-        .to_owned()
+    crate::common::create_window(c, name, "rate(1 day)", unassociated).await
 }
 
 #[tokio::test]

@@ -4,29 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::common::Server;
-
-const SERVED: &[&str] = &[
-    "CreateMaintenanceWindow",
-    "GetMaintenanceWindow",
-    "UpdateMaintenanceWindow",
-    "DeleteMaintenanceWindow",
-    "DescribeMaintenanceWindows",
-    "DescribeMaintenanceWindowsForTarget",
-    "DescribeMaintenanceWindowSchedule",
-    "RegisterTargetWithMaintenanceWindow",
-    "UpdateMaintenanceWindowTarget",
-    "DeregisterTargetFromMaintenanceWindow",
-    "DescribeMaintenanceWindowTargets",
-    "RegisterTaskWithMaintenanceWindow",
-    "UpdateMaintenanceWindowTask",
-    "GetMaintenanceWindowTask",
-    "DeregisterTaskFromMaintenanceWindow",
-    "DescribeMaintenanceWindowTasks",
-    "AddTagsToResource",
-    "RemoveTagsFromResource",
-    "ListTagsForResource",
-];
+use crate::common::{Server, SERVED};
 
 fn model() -> Value {
     let root = env!("CARGO_MANIFEST_DIR");
