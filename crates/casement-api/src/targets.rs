@@ -173,14 +173,8 @@ pub async fn deregister(api: &Api, ctx: &Context, req: DeregisterRequest) -> Res
     Ok(DeregisterResult { window_id: req.window_id, window_target_id: req.window_target_id })
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeRequest {
-    pub window_id: WindowId,
-    pub filters: Option<Vec<Filter>>,
-    pub max_results: Option<i32>,
-    pub next_token: Option<String>,
-}
+/// DescribeMaintenanceWindow{Targets,Tasks} take the same members.
+pub type DescribeRequest = crate::windows::ListInWindowRequest;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]

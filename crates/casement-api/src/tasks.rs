@@ -337,14 +337,8 @@ pub async fn deregister(api: &Api, ctx: &Context, req: IdRequest) -> Result<Dere
     Ok(DeregisterResult { window_id: req.window_id, window_task_id: req.window_task_id })
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DescribeRequest {
-    pub window_id: WindowId,
-    pub filters: Option<Vec<Filter>>,
-    pub max_results: Option<i32>,
-    pub next_token: Option<String>,
-}
+/// DescribeMaintenanceWindow{Targets,Tasks} take the same members.
+pub type DescribeRequest = crate::windows::ListInWindowRequest;
 
 /// The `MaintenanceWindowTask` list item: `Type`, not `TaskType`, and no invocation
 /// parameters.

@@ -235,6 +235,16 @@ pub struct Filter {
     pub values: Option<Vec<String>>,
 }
 
+/// The request of the Describe operations that list what a window holds.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListInWindowRequest {
+    pub window_id: WindowId,
+    pub filters: Option<Vec<Filter>>,
+    pub max_results: Option<i32>,
+    pub next_token: Option<String>,
+}
+
 /// Reject filter keys an operation does not support, naming the ones it does.
 pub(crate) fn check_filter_keys(filters: &[Filter], allowed: &[&str]) -> Result<(), ApiError> {
     for f in filters {
