@@ -10,7 +10,7 @@ use casement_store::{Idempotency, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{internal, on_create, target_not_found, task_not_found, window_not_found};
-use crate::windows::{check_filter_keys, Filter};
+use crate::windows::check_filter_keys;
 use crate::{pagination, rules, Api, Context};
 
 /// AWS's published quota: tasks per maintenance window.
