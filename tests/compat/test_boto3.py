@@ -121,3 +121,23 @@ def test_regions_isolate(server):
     make_window(west)
     assert len(west.describe_maintenance_windows()["WindowIdentities"]) == 1
     assert east.describe_maintenance_windows()["WindowIdentities"] == []
+
+
+def test_schedules(ssm):
+    wid = ssm.create_maintenance_window(
+        Name="sched", Schedule="cron(0 9 ? * WED *)", ScheduleTimezone="America/Los_Angeles", Duration=2, Cutoff=1,
+        AllowUnassociatedTargets=True)["WindowId"]
+    nxt = ssm.get_maintenance_window(WindowId=wid)["NextExecutionTime"]
+    # Wednesday 09:00 Pacific, in AWS's string form.
+    when = datetime.datetime.strptime(nxt, "%Y-%m-%dT%H:%M%z")
+    assert when.weekday() == 2 and when.hour == 9 and when.minute == 0
+    assert nxt.endswith(("-08:00", "-07:00"))
+    pages = list(ssm.get_paginator("describe_maintenance_window_schedule").paginate(
+        WindowId=wid, PaginationConfig={"MaxItems": 6, "PageSize": 4}))
+    times = [e["ExecutionTime"] for p in pages for e in p["ScheduledWindowExecutions"]]
+    assert len(times) == 6 and times[0] == nxt
+    parsed = [datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M%z") for t in times]
+    assert all((b - a) == datetime.timedelta(days=7) for a, b in zip(parsed, parsed[1:]))
+    with pytest.raises(ClientError) as e:
+        ssm.update_maintenance_window(WindowId=wid, Schedule="rate(1 hours)")
+    assert code(e) == "ValidationException"

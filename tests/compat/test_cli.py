@@ -47,3 +47,13 @@ def test_cli_reports_validation_errors(server):
     assert p.returncode != 0
     assert "ValidationException" in p.stderr
     assert "Cuttoff was 5 but must be smaller than 1 (Duration - 1 )" in p.stderr
+
+
+def test_cli_schedule(server):
+    wid = aws(server, "create-maintenance-window", "--name", "cli-sched", "--schedule", "rate(7 days)",
+              "--start-date", "2031-01-01T00:00:00Z", "--duration", "2", "--cutoff", "0",
+              "--no-allow-unassociated-targets")["WindowId"]
+    out = aws(server, "describe-maintenance-window-schedule", "--window-id", wid, "--max-items", "3")
+    times = [e["ExecutionTime"] for e in out["ScheduledWindowExecutions"]]
+    assert times == ["2031-01-01T00:00Z", "2031-01-08T00:00Z", "2031-01-15T00:00Z"]
+    assert aws(server, "get-maintenance-window", "--window-id", wid)["NextExecutionTime"] == "2031-01-01T00:00Z"
