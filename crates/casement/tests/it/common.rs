@@ -85,28 +85,57 @@ impl Server {
 
     /// A server over an existing data dir (for restart tests); the caller owns the dir.
     pub fn spawn(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::spawn_with_env(
+            data_dir,
+            extra,
+            &[("CASEMENT_ACCESS_KEY_ID", AKID), ("CASEMENT_SECRET_ACCESS_KEY", SECRET)],
+        )
+        .0
+    }
+
+    /// Spawn with these extra environment variables (and no others of Casement's but
+    /// the account and log level); returns the server and what it printed before listening.
+    pub fn spawn_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> (Server, Vec<String>) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_casement"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
-            .env("CASEMENT_ACCESS_KEY_ID", AKID)
-            .env("CASEMENT_SECRET_ACCESS_KEY", SECRET)
+            .env_remove("CASEMENT_ACCESS_KEY_ID")
+            .env_remove("CASEMENT_SECRET_ACCESS_KEY")
             .env("CASEMENT_ACCOUNT_ID", ACCOUNT)
             .env("CASEMENT_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("spawn casement");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let mut printed = Vec::new();
         let endpoint = loop {
             let line = lines.next().expect("server exited before listening").expect("read stdout");
             if let Some(url) = line.strip_prefix("casement listening on ") {
                 break url.trim().to_owned();
             }
+            printed.push(line);
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, endpoint, _tmp: None }
+        (Server { child, endpoint, _tmp: None }, printed)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait for the process to exit on its own, up to `secs`.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        for _ in 0..secs * 20 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        None
     }
 
     /// Kill with SIGKILL: no graceful shutdown, as a crash would.

@@ -4,6 +4,7 @@
 mod common;
 mod fuzz;
 mod isolation;
+mod lifecycle;
 mod restart;
 mod schedules;
 mod sdk_roundtrip;

@@ -1,0 +1,49 @@
+//! The server as an operator meets it: the generated root key, health and metrics, and
+//! shutdown on SIGTERM.
+
+use crate::common::Server;
+
+#[tokio::test]
+async fn first_start_generates_a_private_root_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, printed) = Server::spawn_with_env(dir.path(), &[], &[]);
+    let key_line = printed.iter().find(|l| l.contains("aws_access_key_id")).expect("the key is printed");
+    let secret_line = printed.iter().find(|l| l.contains("aws_secret_access_key")).expect("the secret is printed");
+    let akid = key_line.split('=').nth(1).unwrap().trim().to_owned();
+    let secret = secret_line.split('=').nth(1).unwrap().trim().to_owned();
+    let file = dir.path().join("root-credentials.toml");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // The printed key works.
+    let c = server.sdk_as(&akid, &secret, "us-east-1");
+    c.describe_maintenance_windows().send().await.expect("the generated key signs requests");
+    server.kill();
+    // A second start reuses it and prints nothing about it.
+    let (server, printed) = Server::spawn_with_env(dir.path(), &[], &[]);
+    assert!(printed.iter().all(|l| !l.contains("aws_secret_access_key")), "{printed:?}");
+    server.sdk_as(&akid, &secret, "us-east-1").describe_maintenance_windows().send().await.expect("same key");
+}
+
+#[tokio::test]
+async fn health_metrics_and_graceful_shutdown() {
+    let mut s = Server::start();
+    let h = http::HeaderMap::new();
+    let health = s.raw("GET", "/health", &h, b"").await;
+    assert_eq!(health.status, 200);
+    s.sdk().describe_maintenance_windows().send().await.unwrap();
+    let _ = s.sdk().get_maintenance_window().window_id("mw-0123456789abcdef0").send().await;
+    let metrics = s.raw("GET", "/metrics", &h, b"").await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains(r#"casement_requests_total{operation="DescribeMaintenanceWindows",outcome="ok"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"casement_requests_total{operation="GetMaintenanceWindow",outcome="error"} 1"#), "{text}");
+    let status = std::process::Command::new("kill").args(["-TERM", &s.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = s.wait_exit(10).expect("the server stops on SIGTERM");
+    assert!(exit.success(), "{exit:?}");
+}
