@@ -8,7 +8,7 @@
 mod dispatch;
 mod errors;
 mod pagination;
-mod rules;
+pub mod rules;
 pub mod schedule;
 pub mod tags;
 pub mod targets;
@@ -33,6 +33,13 @@ pub struct ApiConfig {
 pub struct Api {
     pub store: Arc<dyn Store>,
     pub config: ApiConfig,
+    pub schedules: rules::ScheduleCache,
+}
+
+impl Api {
+    pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
+        Self { store, config, schedules: Default::default() }
+    }
 }
 
 /// The caller of one request: whose resources, in which region.

@@ -1,5 +1,8 @@
 //! Cross-member rules SSM enforces beyond the model's per-member constraints.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use casement_model::Window;
 use casement_protocol::ApiError;
 use casement_schedule::WindowSchedule;
@@ -38,13 +41,49 @@ pub fn instant(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
+/// Parsed window schedules, reused while a window's schedule members are unchanged:
+/// GetMaintenanceWindow and DescribeMaintenanceWindows report NextExecutionTime on every
+/// call, and parsing the expression and zone each time cost more than evaluating them.
+#[derive(Default)]
+pub struct ScheduleCache {
+    map: RwLock<HashMap<String, Arc<(Window, WindowSchedule)>>>,
+}
+
+/// Whether two windows have the same schedule members (and so the same schedule).
+fn same_schedule(a: &Window, b: &Window) -> bool {
+    a.schedule == b.schedule
+        && a.schedule_timezone == b.schedule_timezone
+        && a.schedule_offset == b.schedule_offset
+        && a.start_date == b.start_date
+        && a.end_date == b.end_date
+        && a.schedule_anchor_ms() == b.schedule_anchor_ms()
+}
+
+impl ScheduleCache {
+    pub fn get(&self, w: &Window) -> Option<Arc<(Window, WindowSchedule)>> {
+        if let Some(hit) = self.map.read().unwrap_or_else(|p| p.into_inner()).get(w.window_id.as_str()) {
+            if same_schedule(&hit.0, w) {
+                return Some(hit.clone());
+            }
+        }
+        let parsed = Arc::new((w.clone(), window_schedule(w).ok()?));
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 100_000 {
+            map.clear();
+        }
+        map.insert(w.window_id.as_str().to_owned(), parsed.clone());
+        Some(parsed)
+    }
+}
+
 /// `NextExecutionTime`: absent for disabled windows and for windows that will not run
 /// again (expired, at() already past).
-pub fn next_execution_time(w: &Window, now_ms: i64) -> Option<String> {
+pub fn next_execution_time(cache: &ScheduleCache, w: &Window, now_ms: i64) -> Option<String> {
     if !w.enabled {
         return None;
     }
-    let ws = window_schedule(w).ok()?;
+    let entry = cache.get(w)?;
+    let ws = &entry.1;
     ws.next_after(instant(now_ms)).map(|t| casement_schedule::format_execution_time(t, ws.zone))
 }
 

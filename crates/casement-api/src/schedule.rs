@@ -4,6 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use casement_model::{Target, Window, WindowId};
 use casement_protocol::ApiError;
@@ -121,14 +122,11 @@ pub async fn describe(api: &Api, ctx: &Context, req: Request) -> Result<Response
 
     // A k-way merge: one pending occurrence per window in a heap, so a page costs about
     // (windows + page size) next-occurrence computations.
-    let schedules: Vec<(Window, WindowSchedule)> = windows
-        .into_iter()
-        .filter(|w| w.enabled)
-        .filter_map(|w| rules::window_schedule(&w).ok().map(|s| (w, s)))
-        .collect();
+    let schedules: Vec<Arc<(Window, WindowSchedule)>> =
+        windows.iter().filter(|w| w.enabled).filter_map(|w| api.schedules.get(w)).collect();
     let mut heap = BinaryHeap::new();
-    for (i, (_, s)) in schedules.iter().enumerate() {
-        if let Some(t) = s.next_after(from) {
+    for (i, entry) in schedules.iter().enumerate() {
+        if let Some(t) = entry.1.next_after(from) {
             heap.push(Reverse((t, schedules[i].0.window_id.clone(), i)));
         }
     }
@@ -151,7 +149,7 @@ pub async fn describe(api: &Api, ctx: &Context, req: Request) -> Result<Response
             heap.push(Reverse((t, id, i)));
             break;
         }
-        let (w, s) = &schedules[i];
+        let (w, s) = &*schedules[i];
         items.push(ScheduledWindowExecution {
             window_id: id.clone(),
             name: w.name.clone(),

@@ -115,10 +115,10 @@ pub struct WindowResult {
 }
 
 impl WindowResult {
-    /// `now_ms` is given for GetMaintenanceWindow, which reports NextExecutionTime.
-    fn new(w: Window, with_dates: bool, now_ms: Option<i64>) -> Self {
+    /// `next` is given for GetMaintenanceWindow, which reports NextExecutionTime.
+    fn new(w: Window, with_dates: bool, next: Option<(&rules::ScheduleCache, i64)>) -> Self {
         Self {
-            next_execution_time: now_ms.and_then(|now| rules::next_execution_time(&w, now)),
+            next_execution_time: next.and_then(|(cache, now)| rules::next_execution_time(cache, &w, now)),
             window_id: w.window_id,
             name: w.name,
             description: w.description,
@@ -143,7 +143,7 @@ pub(crate) async fn load(api: &Api, ctx: &Context, id: &WindowId) -> Result<Wind
 }
 
 pub async fn get(api: &Api, ctx: &Context, req: GetRequest) -> Result<WindowResult, ApiError> {
-    Ok(WindowResult::new(load(api, ctx, &req.window_id).await?, true, Some(ctx.now_ms)))
+    Ok(WindowResult::new(load(api, ctx, &req.window_id).await?, true, Some((&api.schedules, ctx.now_ms))))
 }
 
 #[derive(Debug, Deserialize)]
@@ -341,7 +341,7 @@ pub async fn describe(api: &Api, ctx: &Context, req: DescribeRequest) -> Result<
     let window_identities = windows
         .into_iter()
         .map(|w| WindowIdentity {
-            next_execution_time: rules::next_execution_time(&w, ctx.now_ms),
+            next_execution_time: rules::next_execution_time(&api.schedules, &w, ctx.now_ms),
             window_id: w.window_id,
             name: w.name,
             description: w.description,

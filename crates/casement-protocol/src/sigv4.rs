@@ -326,8 +326,11 @@ impl<C: CredentialStore> Verifier<C> {
         for part in [auth.region.as_bytes(), b"/", auth.service.as_bytes(), b"/aws4_request\n", &canonical_hash] {
             mac.update(part);
         }
-        let expected = hex32(&mac.finalize().into_bytes().into());
-        if expected.as_slice().ct_eq(auth.signature.as_bytes()).into() {
+        // Compare the 32 raw bytes, in constant time: the hex was checked at parse time.
+        let expected: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut given = [0u8; 32];
+        let decoded = auth.signature.len() == 64 && hex::decode_to_slice(auth.signature, &mut given).is_ok();
+        if decoded && bool::from(expected.as_slice().ct_eq(given.as_slice())) {
             Ok(Caller {
                 access_key_id: cred.access_key_id.clone(),
                 account_id: cred.account_id.clone(),

@@ -3,7 +3,7 @@
 //! when only the fraction is, `HH:mm:ss.SSS` otherwise; `Z` in UTC, else the zone's
 //! offset (`2019-02-03T02:00-08:00`, `2019-05-11T16:46:16.991Z`).
 
-use chrono::{DateTime, FixedOffset, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::ScheduleError;
@@ -17,19 +17,30 @@ pub fn format_execution_time(t: DateTime<Utc>, tz: Option<Tz>) -> String {
         }
         None => (t.naive_utc(), None),
     };
-    let mut out = local.format("%Y-%m-%dT%H:%M").to_string();
+    // Written by hand: chrono's format strings are interpreted on every call.
+    use std::fmt::Write;
+    let mut out = String::with_capacity(29);
     let (secs, ms) = (local.second(), local.nanosecond() / 1_000_000);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute()
+    );
     if secs != 0 || ms != 0 {
-        out.push_str(&format!(":{secs:02}"));
+        let _ = write!(out, ":{secs:02}");
     }
     if ms != 0 {
-        out.push_str(&format!(".{ms:03}"));
+        let _ = write!(out, ".{ms:03}");
     }
     match offset {
         Some(o) if o.local_minus_utc() != 0 => {
             let m = o.local_minus_utc() / 60;
             let sign = if m < 0 { '-' } else { '+' };
-            out.push_str(&format!("{sign}{:02}:{:02}", m.abs() / 60, m.abs() % 60));
+            let _ = write!(out, "{sign}{:02}:{:02}", m.abs() / 60, m.abs() % 60);
         }
         _ => out.push('Z'),
     }

@@ -51,7 +51,7 @@ pub fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     // Compile the model before the first request rather than during it.
     let _ = validate::model();
     Ok(Arc::new(AppState {
-        api: Api { store: Arc::new(store), config: ApiConfig { aws_quotas: args.aws_quotas } },
+        api: Api::new(Arc::new(store), ApiConfig { aws_quotas: args.aws_quotas }),
         verifier: Verifier::new(credentials, mode, args.account_id.clone()),
         metrics: Metrics::new(),
     }))
