@@ -148,9 +148,9 @@ where
             let ok = state.api.store.ping().await.is_ok();
             let (status, text) =
                 if ok { (StatusCode::OK, "ok\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n") };
-            return plain(status, text.into());
+            return plain(status, &request_id, text.into());
         }
-        (&Method::GET, "/metrics") => return plain(StatusCode::OK, state.metrics.render()),
+        (&Method::GET, "/metrics") => return plain(StatusCode::OK, &request_id, state.metrics.render()),
         _ => {}
     }
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
@@ -228,9 +228,12 @@ fn json_response(
     resp
 }
 
-fn plain(status: StatusCode, text: String) -> Response<Full<Bytes>> {
+fn plain(status: StatusCode, request_id: &str, text: String) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(text)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
     resp
 }

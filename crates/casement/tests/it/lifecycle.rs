@@ -33,6 +33,7 @@ async fn health_metrics_and_graceful_shutdown() {
     let h = http::HeaderMap::new();
     let health = s.raw("GET", "/health", &h, b"").await;
     assert_eq!(health.status, 200);
+    assert!(health.header("x-amzn-requestid").is_some_and(|v| v.len() == 36));
     s.sdk().describe_maintenance_windows().send().await.unwrap();
     let _ = s.sdk().get_maintenance_window().window_id("mw-0123456789abcdef0").send().await;
     let metrics = s.raw("GET", "/metrics", &h, b"").await;
