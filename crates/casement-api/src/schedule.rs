@@ -76,7 +76,7 @@ fn decode_cursor(token: Option<&str>) -> Result<Option<(i64, String)>, ApiError>
 pub async fn describe(api: &Api, ctx: &Context, req: Request) -> Result<Response, ApiError> {
     let (after, before) = bounds(req.filters.as_deref().unwrap_or(&[]))?;
     let cursor = decode_cursor(req.next_token.as_deref())?;
-    let windows: Vec<Window> = match (&req.window_id, &req.targets, &req.resource_type) {
+    let windows: Vec<Arc<Window>> = match (&req.window_id, &req.targets, &req.resource_type) {
         (Some(id), _, _) => vec![load(api, ctx, id).await?],
         (None, Some(targets), Some(rt)) if !targets.is_empty() => {
             let mut out = Vec::new();
@@ -103,7 +103,7 @@ pub async fn describe(api: &Api, ctx: &Context, req: Request) -> Result<Response
                     .map_err(internal)?;
                 let Some(last) = page.last() else { break };
                 after = Some(last.window_id.to_string());
-                out.extend(page);
+                out.extend(page.into_iter().map(Arc::new));
             }
             out
         }

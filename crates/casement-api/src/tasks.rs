@@ -232,7 +232,7 @@ async fn load(
     ctx: &Context,
     window: &WindowId,
     id: &WindowTaskId,
-) -> Result<(Window, WindowTask), ApiError> {
+) -> Result<(std::sync::Arc<Window>, WindowTask), ApiError> {
     let w = crate::windows::load(api, ctx, window).await?;
     let t = api
         .store

@@ -1,6 +1,8 @@
 //! CreateMaintenanceWindow, GetMaintenanceWindow, UpdateMaintenanceWindow,
 //! DeleteMaintenanceWindow, DescribeMaintenanceWindows, DescribeMaintenanceWindowsForTarget.
 
+use std::sync::Arc;
+
 use casement_model::{Tag, Target, Window, WindowId};
 use casement_protocol::{timefmt, ApiError};
 use casement_store::{Idempotency, StoreError, WindowFilter};
@@ -77,21 +79,22 @@ pub struct GetRequest {
 }
 
 /// GetMaintenanceWindowResult and UpdateMaintenanceWindowResult share these members;
-/// only Get carries the dates (`created`/`modified` are `None` for Update).
+/// only Get carries the dates (`created`/`modified` are `None` for Update). Borrowed from
+/// the stored window: Get serializes straight from the store's shared copy.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct WindowResult {
-    pub window_id: WindowId,
-    pub name: String,
+pub struct WindowResult<'a> {
+    pub window_id: &'a WindowId,
+    pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub start_date: Option<String>,
+    pub start_date: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub end_date: Option<String>,
-    pub schedule: String,
+    pub end_date: Option<&'a str>,
+    pub schedule: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub schedule_timezone: Option<String>,
+    pub schedule_timezone: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_offset: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,18 +117,32 @@ pub struct WindowResult {
     pub modified: Option<i64>,
 }
 
-impl WindowResult {
-    /// `next` is given for GetMaintenanceWindow, which reports NextExecutionTime.
-    fn new(w: Window, with_dates: bool, next: Option<(&rules::ScheduleCache, i64)>) -> Self {
+/// What Get and Update answer: the window (shared with the store's cache), serialized as
+/// [`WindowResult`] without copying it.
+#[derive(Debug)]
+pub struct WindowOut {
+    window: Arc<Window>,
+    with_dates: bool,
+    next_execution_time: Option<String>,
+}
+
+impl Serialize for WindowOut {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WindowResult::new(&self.window, self.with_dates, self.next_execution_time.as_deref()).serialize(s)
+    }
+}
+
+impl<'a> WindowResult<'a> {
+    fn new(w: &'a Window, with_dates: bool, next_execution_time: Option<&str>) -> Self {
         Self {
-            next_execution_time: next.and_then(|(cache, now)| rules::next_execution_time(cache, &w, now)),
-            window_id: w.window_id,
-            name: w.name,
-            description: w.description,
-            start_date: w.start_date,
-            end_date: w.end_date,
-            schedule: w.schedule,
-            schedule_timezone: w.schedule_timezone,
+            next_execution_time: next_execution_time.map(str::to_owned),
+            window_id: &w.window_id,
+            name: &w.name,
+            description: w.description.as_deref(),
+            start_date: w.start_date.as_deref(),
+            end_date: w.end_date.as_deref(),
+            schedule: &w.schedule,
+            schedule_timezone: w.schedule_timezone.as_deref(),
             schedule_offset: w.schedule_offset,
             duration: w.duration,
             cutoff: w.cutoff,
@@ -138,12 +155,14 @@ impl WindowResult {
 }
 
 /// Fetch a window of the caller's, or SSM's `DoesNotExistException`.
-pub(crate) async fn load(api: &Api, ctx: &Context, id: &WindowId) -> Result<Window, ApiError> {
+pub(crate) async fn load(api: &Api, ctx: &Context, id: &WindowId) -> Result<Arc<Window>, ApiError> {
     api.store.get_window(&ctx.scope, id).await.map_err(internal)?.ok_or_else(|| window_not_found(id.as_str()))
 }
 
-pub async fn get(api: &Api, ctx: &Context, req: GetRequest) -> Result<WindowResult, ApiError> {
-    Ok(WindowResult::new(load(api, ctx, &req.window_id).await?, true, Some((&api.schedules, ctx.now_ms))))
+pub async fn get(api: &Api, ctx: &Context, req: GetRequest) -> Result<WindowOut, ApiError> {
+    let window = load(api, ctx, &req.window_id).await?;
+    let next_execution_time = rules::next_execution_time(&api.schedules, &window, ctx.now_ms);
+    Ok(WindowOut { window, with_dates: true, next_execution_time })
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,9 +186,9 @@ pub struct UpdateRequest {
 /// Without `Replace`, members not given keep their values. With `Replace`, the members
 /// CreateMaintenanceWindow requires must be given and the optional ones not given are
 /// cleared.
-pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<WindowResult, ApiError> {
-    let mut w = load(api, ctx, &req.window_id).await?;
-    let before = w.clone();
+pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<WindowOut, ApiError> {
+    let before = load(api, ctx, &req.window_id).await?;
+    let mut w = Window::clone(&before);
     if req.replace.unwrap_or(false) {
         w.name = rules::require(req.name, "name")?;
         w.schedule = rules::require(req.schedule, "schedule")?;
@@ -206,7 +225,7 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Wind
         StoreError::NotFound => window_not_found(w.window_id.as_str()),
         other => internal(other),
     })?;
-    Ok(WindowResult::new(w, false, None))
+    Ok(WindowOut { window: Arc::new(w), with_dates: false, next_execution_time: None })
 }
 
 #[derive(Debug, Deserialize)]
@@ -413,7 +432,7 @@ pub async fn describe_for_target(api: &Api, ctx: &Context, req: ForTargetRequest
     let mut window_identities = Vec::with_capacity(page.len());
     for id in page {
         if let Some(w) = api.store.get_window(&ctx.scope, &id).await.map_err(internal)? {
-            window_identities.push(WindowIdentityForTarget { window_id: w.window_id, name: w.name });
+            window_identities.push(WindowIdentityForTarget { window_id: w.window_id.clone(), name: w.name.clone() });
         }
     }
     Ok(ForTargetResult { window_identities, next_token })

@@ -18,6 +18,7 @@ use crate::ApiError;
 type HmacSha256 = Hmac<Sha256>;
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+static X_AMZ_DATE: http::HeaderName = http::HeaderName::from_static("x-amz-date");
 /// SSM rejects requests whose `X-Amz-Date` is more than five minutes from its clock
 /// (unlike the fifteen minutes of most services): seen in real SSM error messages.
 pub const MAX_SKEW_SECS: i64 = 5 * 60;
@@ -251,7 +252,7 @@ impl<C: CredentialStore> Verifier<C> {
         let auth = Authorization::parse(auth_value)?;
 
         let amz_date = headers
-            .get("x-amz-date")
+            .get(&X_AMZ_DATE)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
                 ApiError::IncompleteSignature(format!(

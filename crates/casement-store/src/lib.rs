@@ -8,6 +8,8 @@ pub mod sqlite;
 #[doc(hidden)]
 pub mod testsuite;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use casement_model::{Scope, Tag, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId};
 
@@ -47,7 +49,8 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<&Idempotency>,
         limit: Option<usize>,
     ) -> Result<WindowId, StoreError>;
-    async fn get_window(&self, scope: &Scope, id: &WindowId) -> Result<Option<Window>, StoreError>;
+    /// Shared, not copied: the hottest read in the API.
+    async fn get_window(&self, scope: &Scope, id: &WindowId) -> Result<Option<Arc<Window>>, StoreError>;
     /// Replace a stored window; `NotFound` if it was deleted meanwhile.
     async fn update_window(&self, scope: &Scope, window: &Window) -> Result<(), StoreError>;
     /// Delete a window with its targets, tasks and tags. Returns whether it existed.

@@ -68,7 +68,7 @@ pub async fn window_round_trip(s: &dyn Store) {
     let mut w = window("a");
     w.description = Some("d".into());
     let id = s.create_window(&scope(), &w, &[], None, None).await.unwrap();
-    assert_eq!(s.get_window(&scope(), &id).await.unwrap(), Some(w.clone()));
+    assert_eq!(s.get_window(&scope(), &id).await.unwrap().as_deref(), Some(&w));
     w.name = "b".into();
     s.update_window(&scope(), &w).await.unwrap();
     assert_eq!(s.get_window(&scope(), &id).await.unwrap().unwrap().name, "b");
@@ -229,6 +229,6 @@ mod sqlite_suite {
             s.create_window(&super::scope(), &w, &[], None, None).await.unwrap();
         }
         let s = SqliteStore::open(dir.path(), Synchronous::Normal).unwrap();
-        assert_eq!(s.get_window(&super::scope(), &w.window_id).await.unwrap(), Some(w));
+        assert_eq!(s.get_window(&super::scope(), &w.window_id).await.unwrap().as_deref(), Some(&w));
     }
 }

@@ -27,6 +27,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use crate::cli::{AuthArg, ServeArgs, SyncArg};
 use crate::metrics::Metrics;
 
+/// Header names used on every request, built once (a `&str` lookup parses the name).
+static X_AMZ_TARGET: http::HeaderName = http::HeaderName::from_static("x-amz-target");
+
 pub struct AppState {
     api: Api,
     verifier: Verifier<StaticCredentials>,
@@ -153,7 +156,7 @@ where
         (&Method::GET, "/metrics") => return plain(StatusCode::OK, &request_id, state.metrics.render()),
         _ => {}
     }
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let target = headers.get(&X_AMZ_TARGET).and_then(|v| v.to_str().ok());
     let op = target.and_then(|t| t.strip_prefix(awsjson::TARGET_PREFIX));
     let result = AssertUnwindSafe(api_call(state, &method, &uri, &headers, body, target))
         .catch_unwind()

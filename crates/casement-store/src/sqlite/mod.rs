@@ -12,7 +12,7 @@ mod migrate;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -38,7 +38,7 @@ pub struct SqliteStore {
     /// database's only writer, so the cache is exact: it is filled and changed only while
     /// the connection mutex is held, in the same critical section as the statement.
     /// GetMaintenanceWindow, the hottest read, then costs a map lookup and no SQL.
-    windows: RwLock<HashMap<String, (Scope, Window)>>,
+    windows: RwLock<HashMap<String, (Scope, Arc<Window>)>>,
 }
 
 /// Beyond this many cached windows the cache starts over (a bound, not an LRU: windows
@@ -91,12 +91,12 @@ impl SqliteStore {
         Ok(out)
     }
 
-    fn cache_window(&self, scope: &Scope, w: &Window) {
+    fn cache_window(&self, scope: &Scope, w: Arc<Window>) {
         let mut map = self.windows.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= WINDOW_CACHE_MAX {
             map.clear();
         }
-        map.insert(w.window_id.as_str().to_owned(), (scope.clone(), w.clone()));
+        map.insert(w.window_id.as_str().to_owned(), (scope.clone(), w));
     }
 
     fn uncache_window(&self, id: &WindowId) {
@@ -326,13 +326,13 @@ impl Store for SqliteStore {
             },
             |id| {
                 if *id == window.window_id {
-                    self.cache_window(scope, window);
+                    self.cache_window(scope, Arc::new(window.clone()));
                 }
             },
         )
     }
 
-    async fn get_window(&self, scope: &Scope, id: &WindowId) -> Result<Option<Window>, StoreError> {
+    async fn get_window(&self, scope: &Scope, id: &WindowId) -> Result<Option<Arc<Window>>, StoreError> {
         if let Some((owner, w)) = self.windows.read().unwrap_or_else(|p| p.into_inner()).get(id.as_str()) {
             return Ok((owner == scope).then(|| w.clone()));
         }
@@ -341,9 +341,9 @@ impl Store for SqliteStore {
             conn.prepare_cached("SELECT doc FROM windows WHERE account = ?1 AND region = ?2 AND window_id = ?3")?;
         let found: Option<String> =
             stmt.query_row(params![scope.account, scope.region, id.as_str()], |r| r.get(0)).optional()?;
-        let window: Option<Window> = found.map(doc).transpose()?;
+        let window: Option<Arc<Window>> = found.map(doc).transpose()?.map(Arc::new);
         if let Some(w) = &window {
-            self.cache_window(scope, w);
+            self.cache_window(scope, w.clone());
         }
         Ok(window)
     }
@@ -362,7 +362,7 @@ impl Store for SqliteStore {
                     Ok(())
                 }
             },
-            |_| self.cache_window(scope, window),
+            |_| self.cache_window(scope, Arc::new(window.clone())),
         )
     }
 
