@@ -4,6 +4,7 @@
 //! against every implementation.
 
 mod error;
+pub mod postgres;
 pub mod sqlite;
 #[doc(hidden)]
 pub mod testsuite;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use casement_model::{Scope, Tag, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId};
 
 pub use error::StoreError;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A `ClientToken` and a fingerprint of the request that carried it. The same token with

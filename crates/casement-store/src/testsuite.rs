@@ -232,3 +232,32 @@ mod sqlite_suite {
         assert_eq!(s.get_window(&super::scope(), &w.window_id).await.unwrap().as_deref(), Some(&w));
     }
 }
+
+/// A `PgStore` in a fresh schema of the database `TEST_DATABASE_URL` names, or `None`
+/// (the PostgreSQL suite is then skipped; `.ci/run` always sets it).
+pub async fn pg_store() -> Option<(crate::PgStore, ())> {
+    let url = std::env::var("TEST_DATABASE_URL").ok()?;
+    let schema = format!("casement_test_{}", hex_id());
+    let mut config: tokio_postgres::Config = url.parse().expect("TEST_DATABASE_URL is a PostgreSQL URL");
+    let (admin, conn) = config.connect(tokio_postgres::NoTls).await.expect("connect to TEST_DATABASE_URL");
+    tokio::spawn(conn);
+    admin.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create a test schema");
+    config.options(format!("-c search_path={schema}"));
+    Some((crate::PgStore::connect_with(config, 4).await.expect("PgStore connects"), ()))
+}
+
+fn hex_id() -> String {
+    let n: u64 = rand::random();
+    format!("{n:016x}")
+}
+
+#[cfg(test)]
+mod postgres_suite {
+    crate::store_test_suite!(match super::pg_store().await {
+        Some(s) => s,
+        None => {
+            eprintln!("TEST_DATABASE_URL is not set: PostgreSQL conformance skipped");
+            return;
+        }
+    });
+}

@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
         "secret",
     ]);
     let Command::Serve(args) = cli.command;
-    let state = casement::server::build_state(&args)?;
+    let state = casement::server::build_state(&args).await?;
     let cred = Credential {
         access_key_id: "AKIDPIPELINE".into(),
         secret_access_key: "secret".into(),

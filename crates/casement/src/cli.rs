@@ -48,9 +48,13 @@ pub struct ServeArgs {
     /// Directory for the embedded database and the generated root key.
     #[arg(long, env = "CASEMENT_DATA_DIR", default_value = "./casement-data")]
     pub data_dir: PathBuf,
-    /// Database URL. Only the embedded SQLite store exists so far: `sqlite://PATH` or unset.
+    /// Database URL: `postgres://user@host:port/db` to share state between several
+    /// servers, or `sqlite://PATH` (the default is SQLite in --data-dir).
     #[arg(long, env = "CASEMENT_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// PostgreSQL connections per server.
+    #[arg(long, env = "CASEMENT_DATABASE_POOL_SIZE", default_value_t = 8)]
+    pub database_pool_size: usize,
     /// TOML file of `[[credentials]]` tables (access_key_id, secret_access_key, account_id).
     #[arg(long, env = "CASEMENT_CREDENTIALS_FILE")]
     pub credentials_file: Option<PathBuf>,

@@ -20,6 +20,7 @@ use casement_protocol::awsjson::{self, CONTENT_TYPE, MAX_BODY_BYTES};
 use casement_protocol::sigv4::{AuthMode, StaticCredentials, Verifier};
 use casement_protocol::{validate, ApiError};
 use casement_store::sqlite::{SqliteStore, Synchronous};
+use casement_store::{PgStore, Store};
 use futures_util::FutureExt;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
@@ -37,31 +38,36 @@ pub struct AppState {
 }
 
 /// Open the store and load the credentials the arguments name.
-pub fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
-    let data_dir = match args.database_url.as_deref() {
-        None => args.data_dir.clone(),
-        Some(url) if url.starts_with("sqlite://") => url["sqlite://".len()..].into(),
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            bail!("PostgreSQL is not supported by this build yet; use the embedded SQLite store")
-        }
-        Some(url) => bail!("unsupported --database-url {url:?}: expected sqlite://PATH"),
-    };
+pub async fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let credentials = crate::credentials::load(args)?;
-    let sync = if args.sqlite_synchronous == SyncArg::Full { Synchronous::Full } else { Synchronous::Normal };
-    let store =
-        SqliteStore::open(&data_dir, sync).with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let store: Arc<dyn Store> = match args.database_url.as_deref() {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Arc::new(
+            PgStore::connect(url, args.database_pool_size)
+                .await
+                .context("connecting to PostgreSQL (--database-url)")?,
+        ),
+        other => {
+            let dir = match other {
+                None => args.data_dir.clone(),
+                Some(url) if url.starts_with("sqlite://") => url["sqlite://".len()..].into(),
+                Some(url) => bail!("unsupported --database-url {url:?}: expected postgres://… or sqlite://PATH"),
+            };
+            let sync = if args.sqlite_synchronous == SyncArg::Full { Synchronous::Full } else { Synchronous::Normal };
+            Arc::new(SqliteStore::open(&dir, sync).with_context(|| format!("opening the store in {}", dir.display()))?)
+        }
+    };
     let mode = if args.auth == AuthArg::AcceptAny { AuthMode::AcceptAny } else { AuthMode::Verify };
     // Compile the model before the first request rather than during it.
     let _ = validate::model();
     Ok(Arc::new(AppState {
-        api: Api::new(Arc::new(store), ApiConfig { aws_quotas: args.aws_quotas }),
+        api: Api::new(store, ApiConfig { aws_quotas: args.aws_quotas }),
         verifier: Verifier::new(credentials, mode, args.account_id.clone()),
         metrics: Metrics::new(),
     }))
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let state = build_state(&args)?;
+    let state = build_state(&args).await?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr: SocketAddr = listener.local_addr()?;

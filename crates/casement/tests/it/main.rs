@@ -5,6 +5,7 @@ mod common;
 mod fuzz;
 mod isolation;
 mod lifecycle;
+mod postgres;
 mod restart;
 mod schedules;
 mod sdk_roundtrip;

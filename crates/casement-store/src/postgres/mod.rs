@@ -1,0 +1,550 @@
+//! The multi-node backend: PostgreSQL, which several `casement serve` processes can share.
+//!
+//! Same schema and semantics as the SQLite backend (the conformance suite runs against
+//! both). Writes that check before they insert (limits, client tokens) take a
+//! transaction-scoped advisory lock on the caller's (account, region), so two nodes cannot
+//! both pass a check and both insert.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use casement_model::{Scope, Tag, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId};
+use serde::de::DeserializeOwned;
+use tokio::sync::{Mutex, MutexGuard};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Transaction};
+
+use crate::{Idempotency, Store, StoreError, WindowFilter};
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_resources.sql")];
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// A small pool: each connection serves one request at a time (transactions need it).
+pub struct PgStore {
+    clients: Vec<Mutex<Client>>,
+    next: AtomicUsize,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn doc<T: DeserializeOwned>(s: String) -> Result<T, StoreError> {
+    Ok(serde_json::from_str(&s)?)
+}
+
+/// Window targets and tasks: rows under a window, each a JSON document.
+#[derive(Clone, Copy)]
+enum Child {
+    Target,
+    Task,
+}
+
+impl Child {
+    fn sql(self, template: &str) -> String {
+        let (table, id) = match self {
+            Child::Target => ("window_targets", "window_target_id"),
+            Child::Task => ("window_tasks", "window_task_id"),
+        };
+        template.replace("{table}", table).replace("{id}", id)
+    }
+}
+
+impl PgStore {
+    /// Connect `pool_size` connections to `url` and bring the schema up to date.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
+        Self::connect_with(url.parse()?, pool_size).await
+    }
+
+    pub async fn connect_with(config: tokio_postgres::Config, pool_size: usize) -> Result<PgStore, StoreError> {
+        let mut clients = Vec::with_capacity(pool_size.max(1));
+        for _ in 0..pool_size.max(1) {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::error!(error = %e, "PostgreSQL connection ended");
+                }
+            });
+            clients.push(Mutex::new(client));
+        }
+        let store = PgStore { clients, next: AtomicUsize::new(0) };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Apply pending migrations, one node at a time (advisory lock), each in a transaction.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock(4580)", &[]).await?;
+        tx.execute("CREATE TABLE IF NOT EXISTS casement_schema (version INTEGER NOT NULL)", &[]).await?;
+        let current: i32 = match tx.query_opt("SELECT version FROM casement_schema", &[]).await? {
+            Some(row) => row.get(0),
+            None => {
+                tx.execute("INSERT INTO casement_schema (version) VALUES (0)", &[]).await?;
+                0
+            }
+        };
+        if current as usize > MIGRATIONS.len() {
+            return Err(StoreError::Backend(format!(
+                "the database schema (version {current}) is newer than this binary knows ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.batch_execute(sql).await?;
+            tx.execute("UPDATE casement_schema SET version = $1", &[&((i + 1) as i32)]).await?;
+            tracing::info!(version = i + 1, "applied PostgreSQL migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn client(&self) -> MutexGuard<'_, Client> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.clients.len() {
+            if let Ok(guard) = self.clients[(start + i) % self.clients.len()].try_lock() {
+                return guard;
+            }
+        }
+        self.clients[start % self.clients.len()].lock().await
+    }
+
+    async fn query_docs<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<T>, StoreError> {
+        let client = self.client().await;
+        let rows = client.query(sql, p).await?;
+        rows.into_iter().map(|r| doc(r.get(0))).collect()
+    }
+
+    async fn query_doc<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        p: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<T>, StoreError> {
+        let client = self.client().await;
+        client.query_opt(sql, p).await?.map(|r| doc(r.get(0))).transpose()
+    }
+
+    async fn insert_child(
+        &self,
+        (kind, window, id): (Child, &WindowId, &str),
+        scope: &Scope,
+        body: &str,
+        idem: Option<&Idempotency>,
+        limit: Option<usize>,
+    ) -> Result<String, StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        lock_scope(&tx, scope).await?;
+        if let Some(id) = check_token(&tx, scope, idem).await? {
+            return Ok(id);
+        }
+        let exists = tx
+            .query_opt(
+                "SELECT 1 FROM windows WHERE account = $1 AND region = $2 AND window_id = $3",
+                &[&scope.account, &scope.region, &window.as_str()],
+            )
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(limit) = limit {
+            let sql = kind.sql("SELECT count(*) FROM {table} WHERE account = $1 AND region = $2 AND window_id = $3");
+            let n: i64 = tx.query_one(&sql, &[&scope.account, &scope.region, &window.as_str()]).await?.get(0);
+            if n as usize >= limit {
+                return Err(StoreError::LimitExceeded(limit));
+            }
+        }
+        let sql = kind.sql("INSERT INTO {table} (account, region, window_id, {id}, doc) VALUES ($1, $2, $3, $4, $5)");
+        tx.execute(&sql, &[&scope.account, &scope.region, &window.as_str(), &id, &body]).await?;
+        record_token(&tx, scope, idem, id).await?;
+        tx.commit().await?;
+        Ok(id.to_owned())
+    }
+
+    async fn update_child(
+        &self,
+        kind: Child,
+        scope: &Scope,
+        window: &WindowId,
+        id: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let sql =
+            kind.sql("UPDATE {table} SET doc = $5 WHERE account = $1 AND region = $2 AND window_id = $3 AND {id} = $4");
+        let client = self.client().await;
+        match client.execute(&sql, &[&scope.account, &scope.region, &window.as_str(), &id, &body]).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn get_child<T: DeserializeOwned>(
+        &self,
+        kind: Child,
+        scope: &Scope,
+        window: &WindowId,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let sql =
+            kind.sql("SELECT doc FROM {table} WHERE account = $1 AND region = $2 AND window_id = $3 AND {id} = $4");
+        self.query_doc(&sql, &[&scope.account, &scope.region, &window.as_str(), &id]).await
+    }
+
+    async fn list_children<T: DeserializeOwned>(
+        &self,
+        kind: Child,
+        scope: &Scope,
+        window: &WindowId,
+    ) -> Result<Vec<T>, StoreError> {
+        let sql =
+            kind.sql("SELECT doc FROM {table} WHERE account = $1 AND region = $2 AND window_id = $3 ORDER BY {id}");
+        self.query_docs(&sql, &[&scope.account, &scope.region, &window.as_str()]).await
+    }
+}
+
+/// Serialize check-then-insert writes of one (account, region) across every node.
+async fn lock_scope(tx: &Transaction<'_>, scope: &Scope) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2))", &[&scope.account, &scope.region]).await?;
+    Ok(())
+}
+
+async fn check_token(
+    tx: &Transaction<'_>,
+    scope: &Scope,
+    idem: Option<&Idempotency>,
+) -> Result<Option<String>, StoreError> {
+    let Some(idem) = idem else { return Ok(None) };
+    let row = tx
+        .query_opt(
+            "SELECT fingerprint, resource_id FROM idempotency_tokens
+             WHERE account = $1 AND region = $2 AND operation = $3 AND client_token = $4",
+            &[&scope.account, &scope.region, &idem.operation, &idem.token],
+        )
+        .await?;
+    match row {
+        Some(r) if r.get::<_, String>(0) == idem.fingerprint => Ok(Some(r.get(1))),
+        Some(_) => Err(StoreError::IdempotencyMismatch),
+        None => Ok(None),
+    }
+}
+
+async fn record_token(
+    tx: &Transaction<'_>,
+    scope: &Scope,
+    idem: Option<&Idempotency>,
+    id: &str,
+) -> Result<(), StoreError> {
+    if let Some(idem) = idem {
+        tx.execute(
+            "INSERT INTO idempotency_tokens (account, region, operation, client_token, fingerprint, resource_id, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&scope.account, &scope.region, &idem.operation, &idem.token, &idem.fingerprint, &id, &now_ms()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn put_tags(tx: &Transaction<'_>, scope: &Scope, rtype: &str, rid: &str, tags: &[Tag]) -> Result<(), StoreError> {
+    for t in tags {
+        tx.execute(
+            "INSERT INTO tags (account, region, resource_type, resource_id, tag_key, tag_value)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (account, region, resource_type, resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            &[&scope.account, &scope.region, &rtype, &rid, &t.key, &t.value],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.client().await.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    async fn create_window(
+        &self,
+        scope: &Scope,
+        window: &Window,
+        tags: &[Tag],
+        idem: Option<&Idempotency>,
+        limit: Option<usize>,
+    ) -> Result<WindowId, StoreError> {
+        let body = serde_json::to_string(window)?;
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        lock_scope(&tx, scope).await?;
+        if let Some(id) = check_token(&tx, scope, idem).await? {
+            return Ok(WindowId::from(id));
+        }
+        if let Some(limit) = limit {
+            let n: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM windows WHERE account = $1 AND region = $2",
+                    &[&scope.account, &scope.region],
+                )
+                .await?
+                .get(0);
+            if n as usize >= limit {
+                return Err(StoreError::LimitExceeded(limit));
+            }
+        }
+        tx.execute(
+            "INSERT INTO windows (account, region, window_id, name, enabled, doc) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&scope.account, &scope.region, &window.window_id.as_str(), &window.name, &window.enabled, &body],
+        )
+        .await?;
+        put_tags(&tx, scope, "MaintenanceWindow", window.window_id.as_str(), tags).await?;
+        record_token(&tx, scope, idem, window.window_id.as_str()).await?;
+        tx.commit().await?;
+        Ok(window.window_id.clone())
+    }
+
+    async fn get_window(&self, scope: &Scope, id: &WindowId) -> Result<Option<Arc<Window>>, StoreError> {
+        let w: Option<Window> = self
+            .query_doc(
+                "SELECT doc FROM windows WHERE account = $1 AND region = $2 AND window_id = $3",
+                &[&scope.account, &scope.region, &id.as_str()],
+            )
+            .await?;
+        Ok(w.map(Arc::new))
+    }
+
+    async fn update_window(&self, scope: &Scope, window: &Window) -> Result<(), StoreError> {
+        let body = serde_json::to_string(window)?;
+        let client = self.client().await;
+        let n = client
+            .execute(
+                "UPDATE windows SET name = $4, enabled = $5, doc = $6 WHERE account = $1 AND region = $2 AND window_id = $3",
+                &[&scope.account, &scope.region, &window.window_id.as_str(), &window.name, &window.enabled, &body],
+            )
+            .await?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete_window(&self, scope: &Scope, id: &WindowId) -> Result<bool, StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        let p: [&(dyn ToSql + Sync); 3] = [&scope.account, &scope.region, &id.as_str()];
+        let n = tx.execute("DELETE FROM windows WHERE account = $1 AND region = $2 AND window_id = $3", &p).await?;
+        tx.execute("DELETE FROM window_targets WHERE account = $1 AND region = $2 AND window_id = $3", &p).await?;
+        tx.execute("DELETE FROM window_tasks WHERE account = $1 AND region = $2 AND window_id = $3", &p).await?;
+        tx.execute(
+            "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_type = 'MaintenanceWindow' AND resource_id = $3",
+            &p,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    async fn list_windows(
+        &self,
+        scope: &Scope,
+        filter: &WindowFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Window>, StoreError> {
+        // Prefix match with starts_with: no LIKE escaping of the caller's text needed.
+        self.query_docs(
+            "SELECT doc FROM windows
+             WHERE account = $1 AND region = $2 AND window_id > $3
+               AND ($4::BOOLEAN IS NULL OR enabled = $4)
+               AND (cardinality($5::TEXT[]) = 0 OR EXISTS (SELECT 1 FROM unnest($5::TEXT[]) p WHERE starts_with(name, p)))
+             ORDER BY window_id LIMIT $6",
+            &[&scope.account, &scope.region, &after.unwrap_or(""), &filter.enabled, &filter.name_prefixes, &(limit as i64)],
+        )
+        .await
+    }
+
+    async fn register_target(
+        &self,
+        scope: &Scope,
+        target: &WindowTarget,
+        idem: Option<&Idempotency>,
+        limit: Option<usize>,
+    ) -> Result<WindowTargetId, StoreError> {
+        let body = serde_json::to_string(target)?;
+        let id = target.window_target_id.as_str();
+        self.insert_child((Child::Target, &target.window_id, id), scope, &body, idem, limit)
+            .await
+            .map(WindowTargetId::from)
+    }
+
+    async fn get_target(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        id: &WindowTargetId,
+    ) -> Result<Option<WindowTarget>, StoreError> {
+        self.get_child(Child::Target, scope, window, id.as_str()).await
+    }
+
+    async fn update_target(&self, scope: &Scope, target: &WindowTarget) -> Result<(), StoreError> {
+        let body = serde_json::to_string(target)?;
+        self.update_child(Child::Target, scope, &target.window_id, target.window_target_id.as_str(), &body).await
+    }
+
+    async fn deregister_target(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        id: &WindowTargetId,
+        safe: bool,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        if safe {
+            let rows = tx
+                .query(
+                    "SELECT doc FROM window_tasks WHERE account = $1 AND region = $2 AND window_id = $3 FOR SHARE",
+                    &[&scope.account, &scope.region, &window.as_str()],
+                )
+                .await?;
+            for r in rows {
+                let task: WindowTask = doc(r.get(0))?;
+                if task.window_target_ids().any(|t| t == id.as_str()) {
+                    return Err(StoreError::InUse);
+                }
+            }
+        }
+        let n = tx
+            .execute(
+                "DELETE FROM window_targets WHERE account = $1 AND region = $2 AND window_id = $3 AND window_target_id = $4",
+                &[&scope.account, &scope.region, &window.as_str(), &id.as_str()],
+            )
+            .await?;
+        tx.commit().await?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn list_targets(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTarget>, StoreError> {
+        self.list_children(Child::Target, scope, window).await
+    }
+
+    async fn list_all_targets(&self, scope: &Scope) -> Result<Vec<WindowTarget>, StoreError> {
+        self.query_docs(
+            "SELECT doc FROM window_targets WHERE account = $1 AND region = $2 ORDER BY window_id, window_target_id",
+            &[&scope.account, &scope.region],
+        )
+        .await
+    }
+
+    async fn register_task(
+        &self,
+        scope: &Scope,
+        task: &WindowTask,
+        idem: Option<&Idempotency>,
+        limit: Option<usize>,
+    ) -> Result<WindowTaskId, StoreError> {
+        let body = serde_json::to_string(task)?;
+        let id = task.window_task_id.as_str();
+        self.insert_child((Child::Task, &task.window_id, id), scope, &body, idem, limit).await.map(WindowTaskId::from)
+    }
+
+    async fn get_task(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        id: &WindowTaskId,
+    ) -> Result<Option<WindowTask>, StoreError> {
+        self.get_child(Child::Task, scope, window, id.as_str()).await
+    }
+
+    async fn update_task(&self, scope: &Scope, task: &WindowTask) -> Result<(), StoreError> {
+        let body = serde_json::to_string(task)?;
+        self.update_child(Child::Task, scope, &task.window_id, task.window_task_id.as_str(), &body).await
+    }
+
+    async fn deregister_task(&self, scope: &Scope, window: &WindowId, id: &WindowTaskId) -> Result<(), StoreError> {
+        let client = self.client().await;
+        let n = client
+            .execute(
+                "DELETE FROM window_tasks WHERE account = $1 AND region = $2 AND window_id = $3 AND window_task_id = $4",
+                &[&scope.account, &scope.region, &window.as_str(), &id.as_str()],
+            )
+            .await?;
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn list_tasks(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTask>, StoreError> {
+        self.list_children(Child::Task, scope, window).await
+    }
+
+    async fn add_tags(
+        &self,
+        scope: &Scope,
+        rtype: &str,
+        rid: &str,
+        tags: &[Tag],
+        max_tags: usize,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        lock_scope(&tx, scope).await?;
+        put_tags(&tx, scope, rtype, rid, tags).await?;
+        let n: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM tags WHERE account = $1 AND region = $2 AND resource_type = $3 AND resource_id = $4",
+                &[&scope.account, &scope.region, &rtype, &rid],
+            )
+            .await?
+            .get(0);
+        if n as usize > max_tags {
+            // Dropping the transaction rolls it back: nothing was added.
+            return Err(StoreError::TooManyTags);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, scope: &Scope, rtype: &str, rid: &str, keys: &[String]) -> Result<(), StoreError> {
+        let client = self.client().await;
+        client
+            .execute(
+                "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_type = $3 AND resource_id = $4 AND tag_key = ANY($5)",
+                &[&scope.account, &scope.region, &rtype, &rid, &keys],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn list_tags(&self, scope: &Scope, rtype: &str, rid: &str) -> Result<Vec<Tag>, StoreError> {
+        let client = self.client().await;
+        let rows = client
+            .query(
+                "SELECT tag_key, tag_value FROM tags
+                 WHERE account = $1 AND region = $2 AND resource_type = $3 AND resource_id = $4 ORDER BY tag_key",
+                &[&scope.account, &scope.region, &rtype, &rid],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| Tag { key: r.get(0), value: r.get(1) }).collect())
+    }
+}

@@ -1,0 +1,63 @@
+//! Several servers on one PostgreSQL database act as one service. Runs when
+//! `TEST_DATABASE_URL` is set (`.ci/run` sets it); each test gets a fresh schema.
+
+use crate::common::{create_window, Server};
+
+/// A database URL whose connections use a new, empty schema; `None` without PostgreSQL.
+fn fresh_database() -> Option<String> {
+    let url = std::env::var("TEST_DATABASE_URL").ok()?;
+    let schema = format!("casement_it_{:016x}", rand::random::<u64>());
+    let status = std::process::Command::new("psql")
+        .args([url.as_str(), "-q", "-c", &format!("CREATE SCHEMA {schema}")])
+        .status()
+        .expect("psql runs");
+    assert!(status.success(), "could not create schema {schema}");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+#[tokio::test]
+async fn two_servers_share_one_database() {
+    let Some(db) = fresh_database() else {
+        eprintln!("TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Server::spawn(dir_a.path(), &["--database-url", &db]);
+    let b = Server::spawn(dir_b.path(), &["--database-url", &db]);
+    let (ca, cb) = (a.sdk(), b.sdk());
+    let id = create_window(&ca, "shared", "cron(0 2 ? * * *)", true).await;
+    let got = cb.get_maintenance_window().window_id(&id).send().await.expect("node B sees node A's window");
+    assert_eq!(got.name(), Some("shared"));
+    assert!(got.next_execution_time().is_some());
+    cb.update_maintenance_window().window_id(&id).name("renamed").send().await.unwrap();
+    assert_eq!(ca.get_maintenance_window().window_id(&id).send().await.unwrap().name(), Some("renamed"));
+
+    // The same ClientToken sent to both nodes at once creates one window.
+    let create = |c: &aws_sdk_ssm::Client| {
+        c.create_maintenance_window()
+            .name("once")
+            .schedule("rate(1 day)")
+            .duration(2)
+            .cutoff(1)
+            .allow_unassociated_targets(false)
+            .client_token("both-nodes")
+            .send()
+    };
+    let (ra, rb) = tokio::join!(create(&ca), create(&cb));
+    assert_eq!(ra.unwrap().window_id(), rb.unwrap().window_id());
+    let names: Vec<String> = ca
+        .describe_maintenance_windows()
+        .send()
+        .await
+        .unwrap()
+        .window_identities()
+        .iter()
+        .map(|w| w.name().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.iter().filter(|n| *n == "once").count(), 1, "{names:?}");
+
+    cb.delete_maintenance_window().window_id(&id).send().await.unwrap();
+    let err = ca.get_maintenance_window().window_id(&id).send().await.unwrap_err();
+    assert_eq!(crate::common::code(&err), "DoesNotExistException");
+}
