@@ -243,6 +243,7 @@ pub async fn pg_store() -> Option<(crate::PgStore, ())> {
     tokio::spawn(conn);
     admin.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("create a test schema");
     config.options(format!("-c search_path={schema}"));
+    config.application_name(&schema);
     Some((crate::PgStore::connect_with(config, 4).await.expect("PgStore connects"), ()))
 }
 
@@ -253,6 +254,32 @@ fn hex_id() -> String {
 
 #[cfg(test)]
 mod postgres_suite {
+    use crate::Store;
+
+    /// Connections the database drops (restart, failover) are replaced on next use.
+    #[tokio::test]
+    async fn reconnects_after_connections_are_dropped() {
+        let Some((store, ())) = super::pg_store().await else { return };
+        store.ping().await.unwrap();
+        let url = std::env::var("TEST_DATABASE_URL").unwrap();
+        let (admin, conn) =
+            url.parse::<tokio_postgres::Config>().unwrap().connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let schema = store_schema(&store).await;
+        admin
+            .execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&schema])
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        for _ in 0..8 {
+            store.ping().await.expect("a dropped connection is replaced");
+        }
+    }
+
+    async fn store_schema(store: &crate::PgStore) -> String {
+        store.current_schema().await.unwrap()
+    }
+
     crate::store_test_suite!(match super::pg_store().await {
         Some(s) => s,
         None => {

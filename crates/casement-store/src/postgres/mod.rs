@@ -27,9 +27,21 @@ impl From<tokio_postgres::Error> for StoreError {
 }
 
 /// A small pool: each connection serves one request at a time (transactions need it).
+/// A connection found closed (database restart, network loss) is replaced on next use.
 pub struct PgStore {
+    config: tokio_postgres::Config,
     clients: Vec<Mutex<Client>>,
     next: AtomicUsize,
+}
+
+async fn open(config: &tokio_postgres::Config) -> Result<Client, StoreError> {
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!(error = %e, "PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
 }
 
 fn now_ms() -> i64 {
@@ -66,15 +78,9 @@ impl PgStore {
     pub async fn connect_with(config: tokio_postgres::Config, pool_size: usize) -> Result<PgStore, StoreError> {
         let mut clients = Vec::with_capacity(pool_size.max(1));
         for _ in 0..pool_size.max(1) {
-            let (client, connection) = config.connect(NoTls).await?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::error!(error = %e, "PostgreSQL connection ended");
-                }
-            });
-            clients.push(Mutex::new(client));
+            clients.push(Mutex::new(open(&config).await?));
         }
-        let store = PgStore { clients, next: AtomicUsize::new(0) };
+        let store = PgStore { config, clients, next: AtomicUsize::new(0) };
         store.migrate().await?;
         Ok(store)
     }
@@ -107,14 +113,30 @@ impl PgStore {
         Ok(())
     }
 
+    /// The schema this store's connections use (tests isolate themselves by schema).
+    #[doc(hidden)]
+    pub async fn current_schema(&self) -> Result<String, StoreError> {
+        Ok(self.client().await.query_one("SELECT current_schema()", &[]).await?.get(0))
+    }
+
     async fn client(&self) -> MutexGuard<'_, Client> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..self.clients.len() {
-            if let Ok(guard) = self.clients[(start + i) % self.clients.len()].try_lock() {
-                return guard;
+        let mut guard = 'found: {
+            for i in 0..self.clients.len() {
+                if let Ok(guard) = self.clients[(start + i) % self.clients.len()].try_lock() {
+                    break 'found guard;
+                }
+            }
+            self.clients[start % self.clients.len()].lock().await
+        };
+        if guard.is_closed() {
+            match open(&self.config).await {
+                Ok(fresh) => *guard = fresh,
+                // Leave the closed client: this request fails with the driver's error.
+                Err(e) => tracing::warn!(error = %e, "reconnecting to PostgreSQL failed"),
             }
         }
-        self.clients[start % self.clients.len()].lock().await
+        guard
     }
 
     async fn query_docs<T: DeserializeOwned>(
