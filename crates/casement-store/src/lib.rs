@@ -3,6 +3,7 @@
 //! same trait with its own migrations. The conformance suite in [`testsuite`] runs
 //! against every implementation.
 
+mod child;
 mod error;
 pub mod postgres;
 pub mod sqlite;

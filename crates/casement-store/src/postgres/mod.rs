@@ -16,6 +16,7 @@ use tokio::sync::{Mutex, MutexGuard};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Transaction};
 
+use crate::child::Child;
 use crate::{Idempotency, Store, StoreError, WindowFilter};
 
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_resources.sql")];
@@ -50,23 +51,6 @@ fn now_ms() -> i64 {
 
 fn doc<T: DeserializeOwned>(s: String) -> Result<T, StoreError> {
     Ok(serde_json::from_str(&s)?)
-}
-
-/// Window targets and tasks: rows under a window, each a JSON document.
-#[derive(Clone, Copy)]
-enum Child {
-    Target,
-    Task,
-}
-
-impl Child {
-    fn sql(self, template: &str) -> String {
-        let (table, id) = match self {
-            Child::Target => ("window_targets", "window_target_id"),
-            Child::Task => ("window_tasks", "window_task_id"),
-        };
-        template.replace("{table}", table).replace("{id}", id)
-    }
 }
 
 impl PgStore {

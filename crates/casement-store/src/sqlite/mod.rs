@@ -20,6 +20,7 @@ use casement_model::{Scope, Tag, Window, WindowId, WindowTarget, WindowTargetId,
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 
+use crate::child::Child;
 use crate::{Idempotency, Store, StoreError, WindowFilter};
 
 /// How hard commits push to disk. `Normal` (the default) survives any process crash,
@@ -191,24 +192,6 @@ impl SqliteStore {
         let mut stmt = conn.prepare_cached(sql)?;
         let s: Option<String> = stmt.query_row(p, |r| r.get(0)).optional()?;
         s.map(doc).transpose()
-    }
-}
-
-/// Window targets and window tasks are stored alike: rows under a window, keyed by their
-/// own ID, each a JSON document. One set of statements serves both.
-#[derive(Clone, Copy)]
-enum Child {
-    Target,
-    Task,
-}
-
-impl Child {
-    fn sql(self, template: &str) -> String {
-        let (table, id) = match self {
-            Child::Target => ("window_targets", "window_target_id"),
-            Child::Task => ("window_tasks", "window_task_id"),
-        };
-        template.replace("{table}", table).replace("{id}", id)
     }
 }
 
