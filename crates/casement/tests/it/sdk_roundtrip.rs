@@ -517,31 +517,21 @@ async fn task_rules_match_ssm() {
             "Maintenance window tasks without targets do not support MaxErrors values. Maintenance window tasks without targets do not support MaxConcurrency values.".into()
         )
     );
+    let run_command_on = |t: Target| {
+        c.register_task_with_maintenance_window()
+            .window_id(&strict)
+            .task_arn("AWS-RunShellScript")
+            .task_type(MaintenanceWindowTaskType::RunCommand)
+            .targets(t)
+            .max_concurrency("1")
+            .max_errors("1")
+            .send()
+    };
     // Node IDs as task targets need AllowUnassociatedTargets.
-    let e = c
-        .register_task_with_maintenance_window()
-        .window_id(&strict)
-        .task_arn("AWS-RunShellScript")
-        .task_type(MaintenanceWindowTaskType::RunCommand)
-        .targets(target("InstanceIds", &["mi-0123456789abcdef0"]))
-        .max_concurrency("1")
-        .max_errors("1")
-        .send()
-        .await
-        .unwrap_err();
+    let e = run_command_on(target("InstanceIds", &["mi-0123456789abcdef0"])).await.unwrap_err();
     assert_eq!(msg(e).0, "ValidationException");
     // Unknown window target.
-    let e = c
-        .register_task_with_maintenance_window()
-        .window_id(&strict)
-        .task_arn("AWS-RunShellScript")
-        .task_type(MaintenanceWindowTaskType::RunCommand)
-        .targets(target("WindowTargetIds", &["11111111-2222-3333-4444-555555555555"]))
-        .max_concurrency("1")
-        .max_errors("1")
-        .send()
-        .await
-        .unwrap_err();
+    let e = run_command_on(target("WindowTargetIds", &["11111111-2222-3333-4444-555555555555"])).await.unwrap_err();
     assert_eq!(msg(e).0, "DoesNotExistException");
     // Invocation parameters of another task type.
     let e = c
