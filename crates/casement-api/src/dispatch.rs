@@ -21,56 +21,48 @@ where
     serde_json::to_vec(&res).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// Run one operation and serialize its result.
-pub async fn dispatch(api: &Api, ctx: &Context, op: &str, body: Value) -> Result<Vec<u8>, ApiError> {
-    match op {
-        "CreateMaintenanceWindow" => call(body, |r| windows::create(api, ctx, r)).await,
-        "GetMaintenanceWindow" => call(body, |r| windows::get(api, ctx, r)).await,
-        "UpdateMaintenanceWindow" => call(body, |r| windows::update(api, ctx, r)).await,
-        "DeleteMaintenanceWindow" => call(body, |r| windows::delete(api, ctx, r)).await,
-        "DescribeMaintenanceWindows" => call(body, |r| windows::describe(api, ctx, r)).await,
-        "DescribeMaintenanceWindowsForTarget" => call(body, |r| windows::describe_for_target(api, ctx, r)).await,
-        "DescribeMaintenanceWindowSchedule" => call(body, |r| schedule::describe(api, ctx, r)).await,
-        "RegisterTargetWithMaintenanceWindow" => call(body, |r| targets::register(api, ctx, r)).await,
-        "UpdateMaintenanceWindowTarget" => call(body, |r| targets::update(api, ctx, r)).await,
-        "DeregisterTargetFromMaintenanceWindow" => call(body, |r| targets::deregister(api, ctx, r)).await,
-        "DescribeMaintenanceWindowTargets" => call(body, |r| targets::describe(api, ctx, r)).await,
-        "RegisterTaskWithMaintenanceWindow" => call(body, |r| tasks::register(api, ctx, r)).await,
-        "UpdateMaintenanceWindowTask" => call(body, |r| tasks::update(api, ctx, r)).await,
-        "GetMaintenanceWindowTask" => call(body, |r| tasks::get(api, ctx, r)).await,
-        "DeregisterTaskFromMaintenanceWindow" => call(body, |r| tasks::deregister(api, ctx, r)).await,
-        "DescribeMaintenanceWindowTasks" => call(body, |r| tasks::describe(api, ctx, r)).await,
-        "AddTagsToResource" => call(body, |r| tags::add(api, ctx, r)).await,
-        "RemoveTagsFromResource" => call(body, |r| tags::remove(api, ctx, r)).await,
-        "ListTagsForResource" => call(body, |r| tags::list(api, ctx, r)).await,
-        // In SSM's model but not served yet: answered as AWS answers an operation it
-        // does not have, and listed as such in the README.
-        _ => Err(ApiError::UnknownOperation(Some(format!("Operation {op} is not supported by this server yet")))),
-    }
+/// What an operation that is in SSM's model but not served here answers: what AWS answers
+/// for an operation it does not have (the README lists them).
+pub fn not_served(op: &str) -> ApiError {
+    ApiError::UnknownOperation(Some(format!("Operation {op} is not supported by this server yet")))
 }
 
-/// Whether [`dispatch`] serves `op`.
-pub fn is_served(op: &str) -> bool {
-    matches!(
-        op,
-        "CreateMaintenanceWindow"
-            | "GetMaintenanceWindow"
-            | "UpdateMaintenanceWindow"
-            | "DeleteMaintenanceWindow"
-            | "DescribeMaintenanceWindows"
-            | "DescribeMaintenanceWindowsForTarget"
-            | "DescribeMaintenanceWindowSchedule"
-            | "RegisterTargetWithMaintenanceWindow"
-            | "UpdateMaintenanceWindowTarget"
-            | "DeregisterTargetFromMaintenanceWindow"
-            | "DescribeMaintenanceWindowTargets"
-            | "RegisterTaskWithMaintenanceWindow"
-            | "UpdateMaintenanceWindowTask"
-            | "GetMaintenanceWindowTask"
-            | "DeregisterTaskFromMaintenanceWindow"
-            | "DescribeMaintenanceWindowTasks"
-            | "AddTagsToResource"
-            | "RemoveTagsFromResource"
-            | "ListTagsForResource"
-    )
+/// The served operations, listed once: [`dispatch`] and [`is_served`] both come from here.
+macro_rules! operations {
+    ($($name:literal => $handler:path),* $(,)?) => {
+        /// Run one operation and serialize its result.
+        pub async fn dispatch(api: &Api, ctx: &Context, op: &str, body: Value) -> Result<Vec<u8>, ApiError> {
+            match op {
+                $($name => call(body, |r| $handler(api, ctx, r)).await,)*
+                _ => Err(not_served(op)),
+            }
+        }
+
+        /// Whether [`dispatch`] serves `op`.
+        pub fn is_served(op: &str) -> bool {
+            matches!(op, $($name)|*)
+        }
+    };
+}
+
+operations! {
+    "CreateMaintenanceWindow" => windows::create,
+    "GetMaintenanceWindow" => windows::get,
+    "UpdateMaintenanceWindow" => windows::update,
+    "DeleteMaintenanceWindow" => windows::delete,
+    "DescribeMaintenanceWindows" => windows::describe,
+    "DescribeMaintenanceWindowsForTarget" => windows::describe_for_target,
+    "DescribeMaintenanceWindowSchedule" => schedule::describe,
+    "RegisterTargetWithMaintenanceWindow" => targets::register,
+    "UpdateMaintenanceWindowTarget" => targets::update,
+    "DeregisterTargetFromMaintenanceWindow" => targets::deregister,
+    "DescribeMaintenanceWindowTargets" => targets::describe,
+    "RegisterTaskWithMaintenanceWindow" => tasks::register,
+    "UpdateMaintenanceWindowTask" => tasks::update,
+    "GetMaintenanceWindowTask" => tasks::get,
+    "DeregisterTaskFromMaintenanceWindow" => tasks::deregister,
+    "DescribeMaintenanceWindowTasks" => tasks::describe,
+    "AddTagsToResource" => tags::add,
+    "RemoveTagsFromResource" => tags::remove,
+    "ListTagsForResource" => tags::list,
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use casement_model::Scope;
 use casement_store::Store;
 
-pub use dispatch::{dispatch, is_served};
+pub use dispatch::{dispatch, is_served, not_served};
 
 /// Settings that change how operations answer.
 #[derive(Debug, Clone, Default)]

@@ -21,10 +21,7 @@ async fn resolve(api: &Api, ctx: &Context, resource_type: &str, resource_id: &st
     match resource_type {
         "MaintenanceWindow" => {
             let id = WindowId::from(resource_id);
-            let valid = resource_id.len() == 20
-                && resource_id.starts_with("mw-")
-                && resource_id[3..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if !valid {
+            if !WindowId::is_well_formed(resource_id) {
                 return Err(ApiError::InvalidResourceId);
             }
             match api.store.get_window(&ctx.scope, &id).await.map_err(internal)? {

@@ -52,6 +52,14 @@ id_type!(
 );
 
 impl WindowId {
+    /// SSM's window ID format, `^mw-[0-9a-f]{17}$`: for places the model does not check it
+    /// (a tagging call's `ResourceId` is unconstrained).
+    pub fn is_well_formed(s: &str) -> bool {
+        s.len() == 20
+            && s.starts_with("mw-")
+            && s.as_bytes()[3..].iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    }
+
     pub fn generate() -> Self {
         let bytes: [u8; 9] = rand::random();
         let hex = hex::encode(bytes);
@@ -84,9 +92,9 @@ mod tests {
     #[test]
     fn generated_ids_have_aws_formats() {
         let w = WindowId::generate();
-        assert_eq!(w.as_str().len(), 20);
-        assert!(w.as_str().starts_with("mw-"));
-        assert!(w.as_str()[3..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(WindowId::is_well_formed(w.as_str()), "{w}");
+        assert!(!WindowId::is_well_formed("mw-0123456789ABCDEF0"));
+        assert!(!WindowId::is_well_formed("mw-123"));
         let t = WindowTargetId::generate();
         assert_eq!(t.as_str().len(), 36);
         assert_ne!(WindowTaskId::generate(), WindowTaskId::generate());

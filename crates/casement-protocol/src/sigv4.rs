@@ -72,7 +72,6 @@ pub enum AuthMode {
 /// Who made a verified request, and for which region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub access_key_id: String,
     pub account_id: String,
     pub region: String,
 }
@@ -209,7 +208,7 @@ impl SigningKeyCache {
             }
         }
         let key = signing_key(secret, date, region, service);
-        let mac = <HmacSha256 as KeyInit>::new_from_slice(&key).expect("HMAC accepts keys of any length");
+        let mac = keyed(&key);
         if let Ok(mut map) = self.keys.write() {
             if map.len() > 4096 {
                 map.clear();
@@ -290,7 +289,6 @@ impl<C: CredentialStore> Verifier<C> {
         let known = self.credentials.lookup(auth.access_key_id);
         if self.mode == AuthMode::AcceptAny {
             return Ok(Caller {
-                access_key_id: auth.access_key_id.to_owned(),
                 account_id: known.map(|c| c.account_id.clone()).unwrap_or_else(|| self.default_account.clone()),
                 region: auth.region.to_owned(),
             });
@@ -317,26 +315,14 @@ impl<C: CredentialStore> Verifier<C> {
             )));
         }
 
-        let mut hasher = Sha256::new();
-        write_canonical_request(&mut hasher, method, path, query, headers, &auth.signed_headers, body);
-        let canonical_hash = hex32(&hasher.finalize().into());
-        let mut mac = self.cache.get(&cred.secret_access_key, auth.access_key_id, auth.date, auth.region, auth.service);
-        for part in [ALGORITHM.as_bytes(), b"\n", amz_date.as_bytes(), b"\n", auth.date.as_bytes(), b"/"] {
-            mac.update(part);
-        }
-        for part in [auth.region.as_bytes(), b"/", auth.service.as_bytes(), b"/aws4_request\n", &canonical_hash] {
-            mac.update(part);
-        }
-        // Compare the 32 raw bytes, in constant time: the hex was checked at parse time.
-        let expected: [u8; 32] = mac.finalize().into_bytes().into();
+        let canonical_hash = canonical_request_hash(method, path, query, headers, &auth.signed_headers, body);
+        let key = self.cache.get(&cred.secret_access_key, auth.access_key_id, auth.date, auth.region, auth.service);
+        let expected = signature(key, amz_date, (auth.date, auth.region, auth.service), &canonical_hash);
+        // Compare the 32 raw bytes, in constant time.
         let mut given = [0u8; 32];
         let decoded = auth.signature.len() == 64 && hex::decode_to_slice(auth.signature, &mut given).is_ok();
         if decoded && bool::from(expected.as_slice().ct_eq(given.as_slice())) {
-            Ok(Caller {
-                access_key_id: cred.access_key_id.clone(),
-                account_id: cred.account_id.clone(),
-                region: auth.region.to_owned(),
-            })
+            Ok(Caller { account_id: cred.account_id.clone(), region: auth.region.to_owned() })
         } else {
             Err(ApiError::InvalidSignature(
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
@@ -381,9 +367,25 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
     hmac(&k_service, b"aws4_request")
 }
 
-pub fn string_to_sign(amz_date: &str, date: &str, region: &str, service: &str, canonical: &str) -> String {
-    let hash = hex::encode(Sha256::digest(canonical.as_bytes()));
-    format!("{ALGORITHM}\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{hash}")
+/// The signature of a request: HMAC of the string to sign (algorithm, date, credential
+/// scope, canonical-request hash), fed straight into `key`, the pre-keyed signing HMAC.
+fn signature(
+    mut key: HmacSha256,
+    amz_date: &str,
+    (date, region, service): (&str, &str, &str),
+    canonical_hash: &[u8; 64],
+) -> [u8; 32] {
+    for part in [ALGORITHM.as_bytes(), b"\n", amz_date.as_bytes(), b"\n", date.as_bytes(), b"/", region.as_bytes()] {
+        key.update(part);
+    }
+    for part in [b"/".as_slice(), service.as_bytes(), b"/aws4_request\n", canonical_hash] {
+        key.update(part);
+    }
+    key.finalize().into_bytes().into()
+}
+
+fn keyed(key: &[u8; 32]) -> HmacSha256 {
+    <HmacSha256 as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length")
 }
 
 /// RFC 3986 unreserved characters stay; everything else is `%XX` (upper-case hex).
@@ -450,25 +452,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Where a canonical request is written: a `String` when it is wanted whole (signing,
-/// tests), or straight into the SHA-256 state when only its hash is (verification: no
-/// buffer at all on the hot path).
-pub trait CanonicalSink {
-    fn put(&mut self, bytes: &[u8]);
-}
-
-impl CanonicalSink for String {
-    fn put(&mut self, bytes: &[u8]) {
-        self.push_str(&String::from_utf8_lossy(bytes));
-    }
-}
-
-impl CanonicalSink for Sha256 {
-    fn put(&mut self, bytes: &[u8]) {
-        Digest::update(self, bytes);
-    }
-}
-
 /// Lower-case hex of 32 bytes, without allocating.
 fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -480,43 +463,48 @@ fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
     out
 }
 
-/// Write the canonical request of SigV4 into `out`.
-pub fn write_canonical_request<S: CanonicalSink>(
-    out: &mut S,
+/// The hex SHA-256 of SigV4's canonical request, hashed as it is produced: no buffer is
+/// built on the request path.
+pub fn canonical_request_hash(
     method: &str,
     path: &str,
     query: &str,
     headers: &HeaderMap,
     signed_headers: &[&str],
     body: &[u8],
-) {
-    out.put(method.as_bytes());
-    out.put(b"\n");
-    if path.is_empty() || path == "/" {
-        out.put(b"/");
-    } else {
-        out.put(canonical_uri(path).as_bytes());
-    }
-    out.put(b"\n");
-    if !query.is_empty() {
-        out.put(canonical_query(query).as_bytes());
-    }
-    out.put(b"\n");
-    let mut lower = [0u8; 64];
-    for name in signed_headers {
-        let name_bytes = name.as_bytes();
-        if name_bytes.len() <= lower.len() {
-            for (d, s) in lower.iter_mut().zip(name_bytes) {
-                *d = s.to_ascii_lowercase();
+) -> [u8; 64] {
+    let mut out = Sha256::new();
+    // Header names go in lower case; lowered through a stack buffer, not a String.
+    let put_lower = |out: &mut Sha256, name: &str| {
+        let mut lower = [0u8; 64];
+        match name.as_bytes() {
+            n if n.len() <= lower.len() => {
+                for (d, s) in lower.iter_mut().zip(n) {
+                    *d = s.to_ascii_lowercase();
+                }
+                out.update(&lower[..n.len()]);
             }
-            out.put(&lower[..name_bytes.len()]);
-        } else {
-            out.put(name.to_ascii_lowercase().as_bytes());
+            _ => out.update(name.to_ascii_lowercase().as_bytes()),
         }
-        out.put(b":");
+    };
+    out.update(method.as_bytes());
+    out.update(b"\n");
+    if path.is_empty() || path == "/" {
+        out.update(b"/");
+    } else {
+        out.update(canonical_uri(path).as_bytes());
+    }
+    out.update(b"\n");
+    if !query.is_empty() {
+        out.update(canonical_query(query).as_bytes());
+    }
+    out.update(b"\n");
+    for name in signed_headers {
+        put_lower(&mut out, name);
+        out.update(b":");
         for (i, v) in headers.get_all(*name).iter().enumerate() {
             if i > 0 {
-                out.put(b",");
+                out.update(b",");
             }
             // Trim, and collapse runs of spaces to one: most values have none, and
             // are written in one piece.
@@ -525,8 +513,8 @@ pub fn write_canonical_request<S: CanonicalSink>(
             let mut j = 0;
             while j < v.len() {
                 if v[j] == b' ' || v[j] == b'\t' {
-                    out.put(&v[start..j]);
-                    out.put(b" ");
+                    out.update(&v[start..j]);
+                    out.update(b" ");
                     while j < v.len() && (v[j] == b' ' || v[j] == b'\t') {
                         j += 1;
                     }
@@ -535,32 +523,20 @@ pub fn write_canonical_request<S: CanonicalSink>(
                     j += 1;
                 }
             }
-            out.put(&v[start..]);
+            out.update(&v[start..]);
         }
-        out.put(b"\n");
+        out.update(b"\n");
     }
-    out.put(b"\n");
+    out.update(b"\n");
     for (i, name) in signed_headers.iter().enumerate() {
         if i > 0 {
-            out.put(b";");
+            out.update(b";");
         }
-        out.put(name.to_ascii_lowercase().as_bytes());
+        put_lower(&mut out, name);
     }
-    out.put(b"\n");
-    out.put(&hex32(&Sha256::digest(body).into()));
-}
-
-pub fn canonical_request(
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &HeaderMap,
-    signed_headers: &[&str],
-    body: &[u8],
-) -> String {
-    let mut out = String::with_capacity(512);
-    write_canonical_request(&mut out, method, path, query, headers, signed_headers, body);
-    out
+    out.update(b"\n");
+    out.update(hex32(&Sha256::digest(body).into()));
+    hex32(&out.finalize().into())
 }
 
 /// Who signs, for which scope, at what time.
@@ -582,9 +558,9 @@ pub fn sign(method: &str, path: &str, headers: &mut HeaderMap, body: &[u8], p: &
     names.sort();
     names.dedup();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let canonical = canonical_request(method, path, "", headers, &refs, body);
-    let sts = string_to_sign(&amz_date, date, region, service, &canonical);
-    let sig = hex::encode(hmac(&signing_key(&cred.secret_access_key, date, region, service), sts.as_bytes()));
+    let canonical_hash = canonical_request_hash(method, path, "", headers, &refs, body);
+    let key = keyed(&signing_key(&cred.secret_access_key, date, region, service));
+    let sig = hex::encode(signature(key, &amz_date, (date, region, service), &canonical_hash));
     let value = format!(
         "{ALGORITHM} Credential={}/{date}/{region}/{service}/aws4_request, SignedHeaders={}, Signature={sig}",
         cred.access_key_id,

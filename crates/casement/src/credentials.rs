@@ -24,6 +24,12 @@ struct Entry {
     account_id: String,
 }
 
+impl From<Entry> for Credential {
+    fn from(e: Entry) -> Self {
+        Credential { access_key_id: e.access_key_id, secret_access_key: e.secret_access_key, account_id: e.account_id }
+    }
+}
+
 fn default_account() -> String {
     "000000000000".into()
 }
@@ -44,11 +50,7 @@ fn read_file(path: &Path) -> anyhow::Result<Vec<Credential>> {
         .into_iter()
         .map(|e| {
             check_account(&e.account_id)?;
-            Ok(Credential {
-                access_key_id: e.access_key_id,
-                secret_access_key: e.secret_access_key,
-                account_id: e.account_id,
-            })
+            Ok(Credential::from(e))
         })
         .collect()
 }
@@ -87,16 +89,15 @@ pub fn load(args: &ServeArgs) -> anyhow::Result<StaticCredentials> {
         secret_access_key: random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40),
         account_id: args.account_id.clone(),
     };
-    let text = toml::to_string(&File { credentials: vec![entry] })?;
-    write_private(&path, text.as_bytes())?;
-    let file: File = toml::from_str(&text)?;
-    let e = &file.credentials[0];
     // Printed once, on the start that creates it.
     println!("Generated a root access key (kept in {}):", path.display());
-    println!("  aws_access_key_id     = {}", e.access_key_id);
-    println!("  aws_secret_access_key = {}", e.secret_access_key);
-    println!("  account               = {}", e.account_id);
-    read_file(&path).map(StaticCredentials::new)
+    println!("  aws_access_key_id     = {}", entry.access_key_id);
+    println!("  aws_secret_access_key = {}", entry.secret_access_key);
+    println!("  account               = {}", entry.account_id);
+    let file = File { credentials: vec![entry] };
+    let text = toml::to_string(&file)?;
+    write_private(&path, text.as_bytes())?;
+    Ok(StaticCredentials::new(file.credentials.into_iter().map(Credential::from)))
 }
 
 /// Create a file readable by its owner only.

@@ -10,7 +10,6 @@
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
@@ -138,10 +137,6 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 /// Answer one HTTP request. Generic over the body so benchmarks and tests can call it
 /// in-process.
 pub async fn handle<B>(state: &AppState, request: Request<B>) -> Response<Full<Bytes>>
@@ -162,15 +157,16 @@ where
         (&Method::GET, "/metrics") => return plain(StatusCode::OK, &request_id, state.metrics.render()),
         _ => {}
     }
-    let target = headers.get(&X_AMZ_TARGET).and_then(|v| v.to_str().ok());
-    let op = target.and_then(|t| t.strip_prefix(awsjson::TARGET_PREFIX));
-    let result = AssertUnwindSafe(api_call(state, &method, &uri, &headers, body, target))
+    // Parsed once: the metrics count it even when the request fails before dispatch.
+    let op = awsjson::operation_from_target(headers.get(&X_AMZ_TARGET).and_then(|v| v.to_str().ok()));
+    let result = AssertUnwindSafe(api_call(state, &method, &uri, &headers, body, op.clone()))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
             tracing::error!(%request_id, "handler panicked");
             Err(ApiError::Internal("An internal error occurred.".into()))
         });
+    let op = op.ok();
     state.metrics.record(op, result.is_ok());
     match result {
         Ok(bytes) => json_response(StatusCode::OK, &request_id, bytes, None),
@@ -188,7 +184,7 @@ async fn api_call<B>(
     uri: &Uri,
     headers: &HeaderMap,
     body: B,
-    target: Option<&str>,
+    op: Result<&str, ApiError>,
 ) -> Result<Vec<u8>, ApiError>
 where
     B: http_body::Body<Data = Bytes>,
@@ -208,13 +204,14 @@ where
     if method != Method::POST || uri.path() != "/" {
         return Err(ApiError::UnknownOperation(None));
     }
-    let op = awsjson::operation_from_target(target)?;
+    // After authentication, as AWS orders its answers.
+    let op = op?;
     if !casement_api::is_served(op) {
-        return Err(ApiError::UnknownOperation(Some(format!("Operation {op} is not supported by this server yet"))));
+        return Err(casement_api::not_served(op));
     }
     let json = awsjson::parse_body(&body)?;
     validate::model().validate_input(op, &json)?;
-    let ctx = Context { scope: Scope::new(caller.account_id, caller.region), now_ms: now_ms() };
+    let ctx = Context { scope: Scope::new(caller.account_id, caller.region), now_ms: now.timestamp_millis() };
     casement_api::dispatch(&state.api, &ctx, op, json).await
 }
 
