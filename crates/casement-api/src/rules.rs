@@ -46,32 +46,57 @@ pub fn instant(ms: i64) -> DateTime<Utc> {
 /// call, and parsing the expression and zone each time cost more than evaluating them.
 #[derive(Default)]
 pub struct ScheduleCache {
-    map: RwLock<HashMap<String, Arc<(Window, WindowSchedule)>>>,
+    map: RwLock<HashMap<String, (ScheduleMembers, Arc<WindowSchedule>)>>,
 }
 
-/// Whether two windows have the same schedule members (and so the same schedule).
-fn same_schedule(a: &Window, b: &Window) -> bool {
-    a.schedule == b.schedule
-        && a.schedule_timezone == b.schedule_timezone
-        && a.schedule_offset == b.schedule_offset
-        && a.start_date == b.start_date
-        && a.end_date == b.end_date
-        && a.schedule_anchor_ms() == b.schedule_anchor_ms()
+/// The members a window's schedule is built from; equal members, equal schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleMembers {
+    schedule: String,
+    zone: Option<String>,
+    offset: Option<i32>,
+    start: Option<String>,
+    end: Option<String>,
+    anchor_ms: i64,
+}
+
+impl ScheduleMembers {
+    pub fn of(w: &Window) -> Self {
+        Self {
+            schedule: w.schedule.clone(),
+            zone: w.schedule_timezone.clone(),
+            offset: w.schedule_offset,
+            start: w.start_date.clone(),
+            end: w.end_date.clone(),
+            anchor_ms: w.schedule_anchor_ms(),
+        }
+    }
+
+    /// Compared in place, without building the members of `w`.
+    fn matches(&self, w: &Window) -> bool {
+        self.schedule == w.schedule
+            && self.zone == w.schedule_timezone
+            && self.offset == w.schedule_offset
+            && self.start == w.start_date
+            && self.end == w.end_date
+            && self.anchor_ms == w.schedule_anchor_ms()
+    }
 }
 
 impl ScheduleCache {
-    pub fn get(&self, w: &Window) -> Option<Arc<(Window, WindowSchedule)>> {
-        if let Some(hit) = self.map.read().unwrap_or_else(|p| p.into_inner()).get(w.window_id.as_str()) {
-            if same_schedule(&hit.0, w) {
-                return Some(hit.clone());
+    /// The window's parsed schedule (`None` if its stored members do not parse).
+    pub fn get(&self, w: &Window) -> Option<Arc<WindowSchedule>> {
+        if let Some((members, parsed)) = self.map.read().unwrap_or_else(|p| p.into_inner()).get(w.window_id.as_str()) {
+            if members.matches(w) {
+                return Some(parsed.clone());
             }
         }
-        let parsed = Arc::new((w.clone(), window_schedule(w).ok()?));
+        let parsed = Arc::new(window_schedule(w).ok()?);
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= 100_000 {
             map.clear();
         }
-        map.insert(w.window_id.as_str().to_owned(), parsed.clone());
+        map.insert(w.window_id.as_str().to_owned(), (ScheduleMembers::of(w), parsed.clone()));
         Some(parsed)
     }
 }
@@ -82,8 +107,7 @@ pub fn next_execution_time(cache: &ScheduleCache, w: &Window, now_ms: i64) -> Op
     if !w.enabled {
         return None;
     }
-    let entry = cache.get(w)?;
-    let ws = &entry.1;
+    let ws = cache.get(w)?;
     ws.next_after(instant(now_ms)).map(|t| casement_schedule::format_execution_time(t, ws.zone))
 }
 

@@ -122,12 +122,14 @@ pub async fn describe(api: &Api, ctx: &Context, req: Request) -> Result<Response
 
     // A k-way merge: one pending occurrence per window in a heap, so a page costs about
     // (windows + page size) next-occurrence computations.
-    let schedules: Vec<Arc<(Window, WindowSchedule)>> =
-        windows.iter().filter(|w| w.enabled).filter_map(|w| api.schedules.get(w)).collect();
+    // Each enabled window with its (cached) parsed schedule; names come from the window
+    // as stored now.
+    let schedules: Vec<(&Window, Arc<WindowSchedule>)> =
+        windows.iter().filter(|w| w.enabled).filter_map(|w| Some((&**w, api.schedules.get(w)?))).collect();
     let mut heap = BinaryHeap::new();
-    for (i, entry) in schedules.iter().enumerate() {
-        if let Some(t) = entry.1.next_after(from) {
-            heap.push(Reverse((t, schedules[i].0.window_id.clone(), i)));
+    for (i, (w, s)) in schedules.iter().enumerate() {
+        if let Some(t) = s.next_after(from) {
+            heap.push(Reverse((t, w.window_id.clone(), i)));
         }
     }
     let mut items = Vec::new();
@@ -149,7 +151,7 @@ pub async fn describe(api: &Api, ctx: &Context, req: Request) -> Result<Response
             heap.push(Reverse((t, id, i)));
             break;
         }
-        let (w, s) = &*schedules[i];
+        let (w, s) = &schedules[i];
         items.push(ScheduledWindowExecution {
             window_id: id.clone(),
             name: w.name.clone(),

@@ -9,6 +9,7 @@ use casement_store::{Idempotency, StoreError, WindowFilter};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{internal, on_create, window_not_found};
+use crate::rules::ScheduleMembers;
 use crate::{pagination, rules, Api, Context};
 
 /// AWS's published quota: maintenance windows per account and Region.
@@ -213,8 +214,7 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Wind
     }
     rules::check_cutoff(w.duration, w.cutoff)?;
     w.modified_ms = ctx.now_ms;
-    let schedule_changed = (&w.schedule, &w.schedule_timezone, w.schedule_offset, &w.start_date, &w.end_date)
-        != (&before.schedule, &before.schedule_timezone, before.schedule_offset, &before.start_date, &before.end_date);
+    let schedule_changed = ScheduleMembers::of(&w) != ScheduleMembers::of(&before);
     if schedule_changed {
         // A new schedule counts from now: a rate restarts, a cron offset ignores firings
         // from before the change.

@@ -73,6 +73,11 @@ async fn next_execution_time_and_schedule_agree_with_the_evaluator() {
     assert_eq!(bounded.scheduled_window_executions().len(), 2);
     assert!(bounded.next_token().is_none());
 
+    // A rename shows in the schedule (the parsed schedule is cached; the name is not).
+    c.update_maintenance_window().window_id(&id).name("renamed-window").send().await.unwrap();
+    let renamed = c.describe_maintenance_window_schedule().window_id(&id).max_results(1).send().await.unwrap();
+    assert_eq!(renamed.scheduled_window_executions()[0].name(), Some("renamed-window"));
+
     // Disabled: no NextExecutionTime, nothing scheduled.
     c.update_maintenance_window().window_id(&id).enabled(false).send().await.unwrap();
     let got = c.get_maintenance_window().window_id(&id).send().await.unwrap();
