@@ -12,7 +12,7 @@ use casement_schedule::{format_execution_time, parse_date_time, WindowSchedule};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::windows::{load, windows_targeting, Filter};
+use crate::windows::{load, windows_by_id, windows_targeting, Filter};
 use crate::{errors::internal, pagination, rules, Api, Context};
 
 #[derive(Debug, Deserialize)]
@@ -79,13 +79,7 @@ pub async fn describe(api: &Api, ctx: &Context, req: Request) -> Result<Response
     let windows: Vec<Arc<Window>> = match (&req.window_id, &req.targets, &req.resource_type) {
         (Some(id), _, _) => vec![load(api, ctx, id).await?],
         (None, Some(targets), Some(rt)) if !targets.is_empty() => {
-            let mut out = Vec::new();
-            for id in windows_targeting(api, ctx, targets, rt).await? {
-                if let Some(w) = api.store.get_window(&ctx.scope, &id).await.map_err(internal)? {
-                    out.push(w);
-                }
-            }
-            out
+            windows_by_id(api, ctx, windows_targeting(api, ctx, targets, rt).await?).await?
         }
         (None, Some(targets), None) if !targets.is_empty() => {
             return Err(ApiError::Validation("Targets must be given with ResourceType.".into()))
@@ -109,10 +103,7 @@ pub async fn describe(api: &Api, ctx: &Context, req: Request) -> Result<Response
         }
     };
     let now = rules::instant(ctx.now_ms);
-    let start = match after {
-        Some(a) if a > now => a,
-        _ => now,
-    };
+    let start = after.map_or(now, |a| a.max(now));
     // Resume at the cursor's instant (ties broken by window ID below).
     let from = match &cursor {
         Some((ms, _)) => rules::instant(*ms - 1).max(start),
@@ -121,9 +112,8 @@ pub async fn describe(api: &Api, ctx: &Context, req: Request) -> Result<Response
     let size = pagination::page_size(req.max_results, 50, 1000);
 
     // A k-way merge: one pending occurrence per window in a heap, so a page costs about
-    // (windows + page size) next-occurrence computations.
-    // Each enabled window with its (cached) parsed schedule; names come from the window
-    // as stored now.
+    // (windows + page size) next-occurrence computations. Schedules come parsed from the
+    // cache; names from the windows as stored now.
     let schedules: Vec<(&Window, Arc<WindowSchedule>)> =
         windows.iter().filter(|w| w.enabled).filter_map(|w| Some((&**w, api.schedules.get(w)?))).collect();
     let mut heap = BinaryHeap::new();

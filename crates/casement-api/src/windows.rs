@@ -424,16 +424,26 @@ pub(crate) async fn windows_targeting(
     Ok(ids)
 }
 
+/// The caller's windows with these IDs (those deleted meanwhile left out), in order.
+pub(crate) async fn windows_by_id(api: &Api, ctx: &Context, ids: Vec<WindowId>) -> Result<Vec<Arc<Window>>, ApiError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(w) = api.store.get_window(&ctx.scope, &id).await.map_err(internal)? {
+            out.push(w);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn describe_for_target(api: &Api, ctx: &Context, req: ForTargetRequest) -> Result<ForTargetResult, ApiError> {
     let ids = windows_targeting(api, ctx, &req.targets, &req.resource_type).await?;
     let after = pagination::decode(req.next_token.as_deref())?;
     let size = pagination::page_size(req.max_results, 50, 1000);
     let (page, next_token) = pagination::page(ids, |id| id.as_str(), after.as_deref(), size);
-    let mut window_identities = Vec::with_capacity(page.len());
-    for id in page {
-        if let Some(w) = api.store.get_window(&ctx.scope, &id).await.map_err(internal)? {
-            window_identities.push(WindowIdentityForTarget { window_id: w.window_id.clone(), name: w.name.clone() });
-        }
-    }
+    let window_identities = windows_by_id(api, ctx, page)
+        .await?
+        .iter()
+        .map(|w| WindowIdentityForTarget { window_id: w.window_id.clone(), name: w.name.clone() })
+        .collect();
     Ok(ForTargetResult { window_identities, next_token })
 }
