@@ -5,6 +5,7 @@
 //! targets, task invocation parameters, alarm configuration — are exactly AWS's and
 //! round-trip to clients member for member.
 
+pub mod execution;
 pub mod ids;
 pub mod scope;
 pub mod tag;
@@ -12,6 +13,7 @@ pub mod target;
 pub mod task;
 pub mod window;
 
+pub use execution::{ExecutionStatus, ResolvedTarget, TaskExecution, TaskInvocation, WindowExecution};
 pub use ids::{WindowId, WindowTargetId, WindowTaskId};
 pub use scope::Scope;
 pub use tag::Tag;

@@ -13,7 +13,10 @@ pub mod testsuite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use casement_model::{Scope, Tag, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId};
+use casement_model::{
+    ExecutionStatus, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
+    WindowTargetId, WindowTask, WindowTaskId,
+};
 
 pub use error::StoreError;
 pub use postgres::PgStore;
@@ -36,6 +39,68 @@ pub struct WindowFilter {
     pub enabled: Option<bool>,
 }
 
+/// How a window write moves the window's next fire time (the scheduler's index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextFire {
+    /// The schedule did not change: keep what the scheduler last set.
+    Keep,
+    /// Fire next at this instant (epoch ms).
+    At(i64),
+    /// Disabled, or no occurrence left.
+    Never,
+}
+
+impl NextFire {
+    pub fn from_option(ms: Option<i64>) -> Self {
+        ms.map_or(NextFire::Never, NextFire::At)
+    }
+}
+
+/// A due occurrence, offered to the scheduler's decision inside the claiming transaction.
+pub struct Due<'a> {
+    pub scope: &'a Scope,
+    pub window: &'a Window,
+    /// The occurrence that came due (epoch ms).
+    pub due_ms: i64,
+    /// Whether an earlier execution of this window is still running.
+    pub running: bool,
+}
+
+/// What the scheduler decided for a due occurrence; the store records it atomically
+/// with the claim.
+pub struct Firing {
+    /// The execution to record (none: the occurrence was missed and is not run).
+    pub execution: Option<WindowExecution>,
+    /// The window's next occurrence after this one.
+    pub next_fire_ms: Option<i64>,
+    /// Outbox events for what happened.
+    pub events: Vec<String>,
+}
+
+/// The scheduler's decision function, called once per due occurrence.
+pub type Decide = dyn for<'a> Fn(Due<'a>) -> Firing + Send + Sync;
+
+/// One durable change made by the engine. A batch of them commits together.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Execution(WindowExecution),
+    Task(TaskExecution),
+    Invocation(TaskInvocation),
+    /// An event for the outbox (EventBridge-shaped JSON).
+    Event(String),
+}
+
+/// DescribeMaintenanceWindowExecutions' time filters (epoch ms, inclusive of nothing:
+/// `ExecutedAfter` / `ExecutedBefore`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecutionFilter {
+    pub started_after_ms: Option<i64>,
+    pub started_before_ms: Option<i64>,
+}
+
+/// Pagination key of executions, newest first: (start, ID).
+pub type ExecutionKey = (i64, String);
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Succeeds when the database answers.
@@ -51,12 +116,14 @@ pub trait Store: Send + Sync + 'static {
         tags: &[Tag],
         idempotency: Option<&Idempotency>,
         limit: Option<usize>,
+        next_fire: NextFire,
     ) -> Result<WindowId, StoreError>;
     /// Shared, not copied: the hottest read in the API.
     async fn get_window(&self, scope: &Scope, id: &WindowId) -> Result<Option<Arc<Window>>, StoreError>;
     /// Replace a stored window; `NotFound` if it was deleted meanwhile.
-    async fn update_window(&self, scope: &Scope, window: &Window) -> Result<(), StoreError>;
-    /// Delete a window with its targets, tasks and tags. Returns whether it existed.
+    async fn update_window(&self, scope: &Scope, window: &Window, next_fire: NextFire) -> Result<(), StoreError>;
+    /// Delete a window with its targets, tasks and tags (its execution history stays until
+    /// retention purges it). Returns whether it existed.
     async fn delete_window(&self, scope: &Scope, id: &WindowId) -> Result<bool, StoreError>;
     /// Windows ordered by ID, strictly after `after`, at most `limit`.
     async fn list_windows(
@@ -132,4 +199,92 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Tags ordered by key.
     async fn list_tags(&self, scope: &Scope, resource_type: &str, resource_id: &str) -> Result<Vec<Tag>, StoreError>;
+
+    /// Resources of `resource_type` carrying tag `key`, with one of `values` (any value
+    /// when `values` is empty), ordered by ID.
+    async fn tagged_resources(
+        &self,
+        scope: &Scope,
+        resource_type: &str,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<String>, StoreError>;
+
+    // ---- the engine ----
+
+    /// The earliest next fire time of any window in any scope.
+    async fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;
+    /// Claim up to `limit` windows whose next fire time is at or before `now_ms`, ask
+    /// `decide` what each occurrence does, and record it — execution, next fire time,
+    /// events — in the same transaction as the claim, so an occurrence fires once however
+    /// often this runs and on however many nodes. Recorded executions that are not final
+    /// are leased to `owner` until `lease_until_ms`.
+    async fn fire_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        owner: &str,
+        lease_until_ms: i64,
+        decide: &Decide,
+    ) -> Result<Vec<(Scope, WindowExecution)>, StoreError>;
+    /// Apply engine changes (upserts by key, outbox appends) in one transaction.
+    async fn apply(&self, scope: &Scope, changes: &[Change]) -> Result<(), StoreError>;
+    /// Take over running executions whose lease has expired (or, on a backend that only
+    /// one process can open, every running execution not owned by `owner`).
+    async fn adopt_executions(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<(Scope, WindowExecution)>, StoreError>;
+    /// Extend the leases `owner` holds.
+    async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<(), StoreError>;
+    /// Ask a running execution to cancel. Returns the execution as it now stands (`None`
+    /// when it does not exist).
+    async fn request_cancel(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError>;
+
+    async fn get_execution(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError>;
+    /// A window's executions, newest first, strictly after `after` in that order.
+    async fn list_executions(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        filter: &ExecutionFilter,
+        after: Option<&ExecutionKey>,
+        limit: usize,
+    ) -> Result<Vec<WindowExecution>, StoreError>;
+    /// An execution's task executions, by priority then start.
+    async fn list_task_executions(&self, scope: &Scope, execution: &str) -> Result<Vec<TaskExecution>, StoreError>;
+    async fn get_task_execution(
+        &self,
+        scope: &Scope,
+        execution: &str,
+        task_execution: &str,
+    ) -> Result<Option<TaskExecution>, StoreError>;
+    /// A task execution's invocations in launch order, strictly after `after_seq`,
+    /// optionally only those in `statuses`.
+    async fn list_invocations(
+        &self,
+        scope: &Scope,
+        task_execution: &str,
+        statuses: &[ExecutionStatus],
+        after_seq: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<TaskInvocation>, StoreError>;
+    async fn get_invocation(
+        &self,
+        scope: &Scope,
+        execution: &str,
+        task_execution: &str,
+        invocation: &str,
+    ) -> Result<Option<TaskInvocation>, StoreError>;
+    /// Delete final executions (with their tasks and invocations) that ended before
+    /// `before_ms`, and outbox events older than it. Returns executions deleted.
+    async fn purge_history(&self, before_ms: i64) -> Result<usize, StoreError>;
+
+    /// Outbox events after `after_seq`, oldest first.
+    async fn events_after(&self, after_seq: i64, limit: usize) -> Result<Vec<(i64, String)>, StoreError>;
+    /// How far `sink` has delivered (0: nothing yet).
+    async fn event_cursor(&self, sink: &str) -> Result<i64, StoreError>;
+    async fn set_event_cursor(&self, sink: &str, seq: i64) -> Result<(), StoreError>;
 }

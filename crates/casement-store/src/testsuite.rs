@@ -5,7 +5,7 @@ use casement_model::{
     Scope, Tag, Target, TaskType, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 
-use crate::{Idempotency, Store, StoreError, WindowFilter};
+use crate::{Idempotency, NextFire, Store, StoreError, WindowFilter};
 
 pub fn window(name: &str) -> Window {
     Window {
@@ -67,19 +67,19 @@ fn scope() -> Scope {
 pub async fn window_round_trip(s: &dyn Store) {
     let mut w = window("a");
     w.description = Some("d".into());
-    let id = s.create_window(&scope(), &w, &[], None, None).await.unwrap();
+    let id = s.create_window(&scope(), &w, &[], None, None, NextFire::Never).await.unwrap();
     assert_eq!(s.get_window(&scope(), &id).await.unwrap().as_deref(), Some(&w));
     w.name = "b".into();
-    s.update_window(&scope(), &w).await.unwrap();
+    s.update_window(&scope(), &w, NextFire::Keep).await.unwrap();
     assert_eq!(s.get_window(&scope(), &id).await.unwrap().unwrap().name, "b");
     assert!(s.delete_window(&scope(), &id).await.unwrap());
     assert!(!s.delete_window(&scope(), &id).await.unwrap());
-    assert!(matches!(s.update_window(&scope(), &w).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.update_window(&scope(), &w, NextFire::Keep).await, Err(StoreError::NotFound)));
 }
 
 pub async fn scopes_are_isolated(s: &dyn Store) {
     let w = window("iso");
-    s.create_window(&scope(), &w, &[], None, None).await.unwrap();
+    s.create_window(&scope(), &w, &[], None, None, NextFire::Never).await.unwrap();
     let other = Scope::new("222222222222", "us-east-1");
     let region = Scope::new("111111111111", "eu-west-1");
     assert_eq!(s.get_window(&other, &w.window_id).await.unwrap(), None);
@@ -93,7 +93,7 @@ pub async fn list_pages_and_filters(s: &dyn Store) {
     for i in 0..25 {
         let mut w = window(&format!("{}-{i}", if i % 2 == 0 { "even" } else { "odd" }));
         w.enabled = i % 3 != 0;
-        ids.push(s.create_window(&sc, &w, &[], None, None).await.unwrap());
+        ids.push(s.create_window(&sc, &w, &[], None, None, NextFire::Never).await.unwrap());
     }
     ids.sort();
     let mut seen = Vec::new();
@@ -115,25 +115,25 @@ pub async fn list_pages_and_filters(s: &dyn Store) {
 
 pub async fn idempotent_create(s: &dyn Store) {
     let idem = Idempotency { operation: "CreateMaintenanceWindow", token: "t1".into(), fingerprint: "f".into() };
-    let first = s.create_window(&scope(), &window("x"), &[], Some(&idem), None).await.unwrap();
-    let again = s.create_window(&scope(), &window("x"), &[], Some(&idem), None).await.unwrap();
+    let first = s.create_window(&scope(), &window("x"), &[], Some(&idem), None, NextFire::Never).await.unwrap();
+    let again = s.create_window(&scope(), &window("x"), &[], Some(&idem), None, NextFire::Never).await.unwrap();
     assert_eq!(first, again);
     let other = Idempotency { fingerprint: "g".into(), ..idem };
     assert!(matches!(
-        s.create_window(&scope(), &window("x"), &[], Some(&other), None).await,
+        s.create_window(&scope(), &window("x"), &[], Some(&other), None, NextFire::Never).await,
         Err(StoreError::IdempotencyMismatch)
     ));
 }
 
 pub async fn limits_are_enforced(s: &dyn Store) {
     let sc = Scope::new("444444444444", "us-east-1");
-    s.create_window(&sc, &window("1"), &[], None, Some(1)).await.unwrap();
-    assert!(matches!(s.create_window(&sc, &window("2"), &[], None, Some(1)).await, Err(StoreError::LimitExceeded(1))));
+    s.create_window(&sc, &window("1"), &[], None, Some(1), NextFire::Never).await.unwrap();
+    assert!(matches!(s.create_window(&sc, &window("2"), &[], None, Some(1), NextFire::Never).await, Err(StoreError::LimitExceeded(1))));
 }
 
 pub async fn targets_tasks_and_safe_deregister(s: &dyn Store) {
     let w = window("tt");
-    s.create_window(&scope(), &w, &[], None, None).await.unwrap();
+    s.create_window(&scope(), &w, &[], None, None, NextFire::Never).await.unwrap();
     let t = target(&w.window_id);
     s.register_target(&scope(), &t, None, None).await.unwrap();
     let k = task(
@@ -158,7 +158,7 @@ pub async fn targets_tasks_and_safe_deregister(s: &dyn Store) {
 pub async fn delete_cascades(s: &dyn Store) {
     let w = window("cascade");
     let tags = [Tag { key: "k".into(), value: "v".into() }];
-    s.create_window(&scope(), &w, &tags, None, None).await.unwrap();
+    s.create_window(&scope(), &w, &tags, None, None, NextFire::Never).await.unwrap();
     s.register_target(&scope(), &target(&w.window_id), None, None).await.unwrap();
     s.register_task(&scope(), &task(&w.window_id, vec![]), None, None).await.unwrap();
     assert_eq!(s.list_tags(&scope(), "MaintenanceWindow", w.window_id.as_str()).await.unwrap(), tags);
@@ -226,7 +226,7 @@ mod sqlite_suite {
         let w = super::window("durable");
         {
             let s = SqliteStore::open(dir.path(), Synchronous::Normal).unwrap();
-            s.create_window(&super::scope(), &w, &[], None, None).await.unwrap();
+            s.create_window(&super::scope(), &w, &[], None, None, NextFire::Never).await.unwrap();
         }
         let s = SqliteStore::open(dir.path(), Synchronous::Normal).unwrap();
         assert_eq!(s.get_window(&super::scope(), &w.window_id).await.unwrap().as_deref(), Some(&w));

@@ -10,16 +10,24 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use casement_model::{Scope, Tag, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId};
+use casement_model::{
+    ExecutionStatus, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
+    WindowTargetId, WindowTask, WindowTaskId,
+};
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Transaction};
 
 use crate::child::Child;
-use crate::{Idempotency, Store, StoreError, WindowFilter};
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_resources.sql")];
+mod executions;
+use crate::{Change, Decide, ExecutionFilter, ExecutionKey, Idempotency, NextFire, Store, StoreError, WindowFilter};
+
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_resources.sql"),
+    include_str!("../../migrations/postgres/0002_executions.sql"),
+];
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
@@ -290,8 +298,13 @@ impl Store for PgStore {
         tags: &[Tag],
         idem: Option<&Idempotency>,
         limit: Option<usize>,
+        next_fire: NextFire,
     ) -> Result<WindowId, StoreError> {
         let body = serde_json::to_string(window)?;
+        let next = match next_fire {
+            NextFire::At(ms) => Some(ms),
+            NextFire::Keep | NextFire::Never => None,
+        };
         let mut client = self.client().await;
         let tx = client.transaction().await?;
         lock_scope(&tx, scope).await?;
@@ -311,8 +324,9 @@ impl Store for PgStore {
             }
         }
         tx.execute(
-            "INSERT INTO windows (account, region, window_id, name, enabled, doc) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&scope.account, &scope.region, &window.window_id.as_str(), &window.name, &window.enabled, &body],
+            "INSERT INTO windows (account, region, window_id, name, enabled, doc, next_fire_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&scope.account, &scope.region, &window.window_id.as_str(), &window.name, &window.enabled, &body, &next],
         )
         .await?;
         put_tags(&tx, scope, "MaintenanceWindow", window.window_id.as_str(), tags).await?;
@@ -331,15 +345,31 @@ impl Store for PgStore {
         Ok(w.map(Arc::new))
     }
 
-    async fn update_window(&self, scope: &Scope, window: &Window) -> Result<(), StoreError> {
+    async fn update_window(&self, scope: &Scope, window: &Window, next_fire: NextFire) -> Result<(), StoreError> {
         let body = serde_json::to_string(window)?;
         let client = self.client().await;
-        let n = client
-            .execute(
-                "UPDATE windows SET name = $4, enabled = $5, doc = $6 WHERE account = $1 AND region = $2 AND window_id = $3",
-                &[&scope.account, &scope.region, &window.window_id.as_str(), &window.name, &window.enabled, &body],
-            )
-            .await?;
+        let (id, name, enabled) = (window.window_id.as_str(), &window.name, &window.enabled);
+        let n = match next_fire {
+            NextFire::Keep => {
+                client
+                    .execute(
+                        "UPDATE windows SET name = $4, enabled = $5, doc = $6
+                         WHERE account = $1 AND region = $2 AND window_id = $3",
+                        &[&scope.account, &scope.region, &id, name, enabled, &body],
+                    )
+                    .await?
+            }
+            NextFire::At(_) | NextFire::Never => {
+                let next = if let NextFire::At(ms) = next_fire { Some(ms) } else { None };
+                client
+                    .execute(
+                        "UPDATE windows SET name = $4, enabled = $5, doc = $6, next_fire_ms = $7
+                         WHERE account = $1 AND region = $2 AND window_id = $3",
+                        &[&scope.account, &scope.region, &id, name, enabled, &body, &next],
+                    )
+                    .await?
+            }
+        };
         if n == 0 {
             Err(StoreError::NotFound)
         } else {
@@ -552,5 +582,139 @@ impl Store for PgStore {
             )
             .await?;
         Ok(rows.into_iter().map(|r| Tag { key: r.get(0), value: r.get(1) }).collect())
+    }
+
+    async fn tagged_resources(
+        &self,
+        scope: &Scope,
+        rtype: &str,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        self.pg_tagged_resources(scope, rtype, key, values).await
+    }
+
+    async fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
+        self.pg_next_due_ms().await
+    }
+
+    async fn fire_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        owner: &str,
+        lease_until_ms: i64,
+        decide: &Decide,
+    ) -> Result<Vec<(Scope, WindowExecution)>, StoreError> {
+        self.pg_fire_due(now_ms, limit, owner, lease_until_ms, decide).await
+    }
+
+    async fn apply(&self, scope: &Scope, changes: &[Change]) -> Result<(), StoreError> {
+        self.pg_apply(scope, changes).await
+    }
+
+    async fn adopt_executions(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<(Scope, WindowExecution)>, StoreError> {
+        self.pg_adopt(owner, now_ms, lease_until_ms).await
+    }
+
+    async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<(), StoreError> {
+        self.pg_renew(owner, lease_until_ms).await
+    }
+
+    async fn request_cancel(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError> {
+        self.pg_request_cancel(scope, id).await
+    }
+
+    async fn get_execution(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError> {
+        self.pg_get_execution(scope, id).await
+    }
+
+    async fn list_executions(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        filter: &ExecutionFilter,
+        after: Option<&ExecutionKey>,
+        limit: usize,
+    ) -> Result<Vec<WindowExecution>, StoreError> {
+        self.pg_list_executions(scope, window, filter, after, limit).await
+    }
+
+    async fn list_task_executions(&self, scope: &Scope, execution: &str) -> Result<Vec<TaskExecution>, StoreError> {
+        self.pg_list_task_executions(scope, execution).await
+    }
+
+    async fn get_task_execution(
+        &self,
+        scope: &Scope,
+        execution: &str,
+        task_execution: &str,
+    ) -> Result<Option<TaskExecution>, StoreError> {
+        self.query_doc(
+            "SELECT doc FROM task_executions
+             WHERE account = $1 AND region = $2 AND window_execution_id = $3 AND task_execution_id = $4",
+            &[&scope.account, &scope.region, &execution, &task_execution],
+        )
+        .await
+    }
+
+    async fn list_invocations(
+        &self,
+        scope: &Scope,
+        task_execution: &str,
+        statuses: &[ExecutionStatus],
+        after_seq: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<TaskInvocation>, StoreError> {
+        self.pg_list_invocations(scope, task_execution, statuses, after_seq, limit).await
+    }
+
+    async fn get_invocation(
+        &self,
+        scope: &Scope,
+        execution: &str,
+        task_execution: &str,
+        invocation: &str,
+    ) -> Result<Option<TaskInvocation>, StoreError> {
+        self.query_doc(
+            "SELECT doc FROM task_invocations
+             WHERE account = $1 AND region = $2 AND invocation_id = $3
+               AND task_execution_id = $4 AND window_execution_id = $5",
+            &[&scope.account, &scope.region, &invocation, &task_execution, &execution],
+        )
+        .await
+    }
+
+    async fn purge_history(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.pg_purge(before_ms).await
+    }
+
+    async fn events_after(&self, after_seq: i64, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
+        self.pg_events_after(after_seq, limit).await
+    }
+
+    async fn event_cursor(&self, sink: &str) -> Result<i64, StoreError> {
+        let client = self.client().await;
+        Ok(client
+            .query_opt("SELECT seq FROM event_cursors WHERE sink = $1", &[&sink])
+            .await?
+            .map_or(0, |r| r.get(0)))
+    }
+
+    async fn set_event_cursor(&self, sink: &str, seq: i64) -> Result<(), StoreError> {
+        let client = self.client().await;
+        client
+            .execute(
+                "INSERT INTO event_cursors (sink, seq) VALUES ($1, $2)
+                 ON CONFLICT (sink) DO UPDATE SET seq = greatest(event_cursors.seq, excluded.seq)",
+                &[&sink, &seq],
+            )
+            .await?;
+        Ok(())
     }
 }

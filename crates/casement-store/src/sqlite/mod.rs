@@ -8,6 +8,7 @@
 //! scans that finish in microseconds, so they run on the calling task under the
 //! connection mutex rather than hopping to a blocking thread.
 
+mod executions;
 mod migrate;
 
 use std::collections::HashMap;
@@ -16,12 +17,15 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use casement_model::{Scope, Tag, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId};
+use casement_model::{
+    ExecutionStatus, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
+    WindowTargetId, WindowTask, WindowTaskId,
+};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 
 use crate::child::Child;
-use crate::{Idempotency, Store, StoreError, WindowFilter};
+use crate::{Change, Decide, ExecutionFilter, ExecutionKey, Idempotency, NextFire, Store, StoreError, WindowFilter};
 
 /// How hard commits push to disk. `Normal` (the default) survives any process crash,
 /// which is what "killing the server loses nothing" needs; `Full` also survives power
@@ -282,8 +286,13 @@ impl Store for SqliteStore {
         tags: &[Tag],
         idem: Option<&Idempotency>,
         limit: Option<usize>,
+        next_fire: NextFire,
     ) -> Result<WindowId, StoreError> {
         let body = serde_json::to_string(window)?;
+        let next = match next_fire {
+            NextFire::At(ms) => Some(ms),
+            NextFire::Keep | NextFire::Never => None,
+        };
         self.write_then(
             |tx| {
                 if let Some(id) = check_token(tx, scope, idem)? {
@@ -300,8 +309,9 @@ impl Store for SqliteStore {
                     }
                 }
                 tx.execute(
-                "INSERT INTO windows (account, region, window_id, name, enabled, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body],
+                "INSERT INTO windows (account, region, window_id, name, enabled, doc, next_fire_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body, next],
             )?;
                 put_tags(tx, scope, "MaintenanceWindow", window.window_id.as_str(), tags)?;
                 record_token(tx, scope, idem, window.window_id.as_str())?;
@@ -331,14 +341,26 @@ impl Store for SqliteStore {
         Ok(window)
     }
 
-    async fn update_window(&self, scope: &Scope, window: &Window) -> Result<(), StoreError> {
+    async fn update_window(&self, scope: &Scope, window: &Window, next_fire: NextFire) -> Result<(), StoreError> {
         let body = serde_json::to_string(window)?;
         self.write_then(
             |tx| {
-                let n = tx.execute(
-                    "UPDATE windows SET name = ?4, enabled = ?5, doc = ?6 WHERE account = ?1 AND region = ?2 AND window_id = ?3",
-                    params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body],
-                )?;
+                let p = params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body];
+                let n = match next_fire {
+                    NextFire::Keep => tx.execute(
+                        "UPDATE windows SET name = ?4, enabled = ?5, doc = ?6
+                         WHERE account = ?1 AND region = ?2 AND window_id = ?3",
+                        p,
+                    )?,
+                    NextFire::At(_) | NextFire::Never => {
+                        let next = if let NextFire::At(ms) = next_fire { Some(ms) } else { None };
+                        tx.execute(
+                            "UPDATE windows SET name = ?4, enabled = ?5, doc = ?6, next_fire_ms = ?7
+                             WHERE account = ?1 AND region = ?2 AND window_id = ?3",
+                            params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body, next],
+                        )?
+                    }
+                };
                 if n == 0 {
                     Err(StoreError::NotFound)
                 } else {
@@ -559,5 +581,116 @@ impl Store for SqliteStore {
             Ok(Tag { key: r.get(0)?, value: r.get(1)? })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    async fn tagged_resources(
+        &self,
+        scope: &Scope,
+        rtype: &str,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        self.tagged_resources_sync(scope, rtype, key, values)
+    }
+
+    async fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
+        self.next_due_ms_sync()
+    }
+
+    async fn fire_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        owner: &str,
+        lease_until_ms: i64,
+        decide: &Decide,
+    ) -> Result<Vec<(Scope, WindowExecution)>, StoreError> {
+        self.fire_due_sync(now_ms, limit, owner, lease_until_ms, decide)
+    }
+
+    async fn apply(&self, scope: &Scope, changes: &[Change]) -> Result<(), StoreError> {
+        self.apply_sync(scope, changes)
+    }
+
+    async fn adopt_executions(
+        &self,
+        owner: &str,
+        _now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<(Scope, WindowExecution)>, StoreError> {
+        self.adopt_sync(owner, lease_until_ms)
+    }
+
+    async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<(), StoreError> {
+        self.renew_sync(owner, lease_until_ms)
+    }
+
+    async fn request_cancel(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError> {
+        self.request_cancel_sync(scope, id)
+    }
+
+    async fn get_execution(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError> {
+        self.get_execution_sync(scope, id)
+    }
+
+    async fn list_executions(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        filter: &ExecutionFilter,
+        after: Option<&ExecutionKey>,
+        limit: usize,
+    ) -> Result<Vec<WindowExecution>, StoreError> {
+        self.list_executions_sync(scope, window, filter, after, limit)
+    }
+
+    async fn list_task_executions(&self, scope: &Scope, execution: &str) -> Result<Vec<TaskExecution>, StoreError> {
+        self.list_task_executions_sync(scope, execution)
+    }
+
+    async fn get_task_execution(
+        &self,
+        scope: &Scope,
+        execution: &str,
+        task_execution: &str,
+    ) -> Result<Option<TaskExecution>, StoreError> {
+        self.get_task_execution_sync(scope, execution, task_execution)
+    }
+
+    async fn list_invocations(
+        &self,
+        scope: &Scope,
+        task_execution: &str,
+        statuses: &[ExecutionStatus],
+        after_seq: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<TaskInvocation>, StoreError> {
+        self.list_invocations_sync(scope, task_execution, statuses, after_seq, limit)
+    }
+
+    async fn get_invocation(
+        &self,
+        scope: &Scope,
+        execution: &str,
+        task_execution: &str,
+        invocation: &str,
+    ) -> Result<Option<TaskInvocation>, StoreError> {
+        self.get_invocation_sync(scope, execution, task_execution, invocation)
+    }
+
+    async fn purge_history(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.purge_sync(before_ms)
+    }
+
+    async fn events_after(&self, after_seq: i64, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
+        self.events_after_sync(after_seq, limit)
+    }
+
+    async fn event_cursor(&self, sink: &str) -> Result<i64, StoreError> {
+        self.event_cursor_sync(sink)
+    }
+
+    async fn set_event_cursor(&self, sink: &str, seq: i64) -> Result<(), StoreError> {
+        self.set_event_cursor_sync(sink, seq)
     }
 }

@@ -1,0 +1,329 @@
+//! The engine's tables on PostgreSQL. Claiming due windows uses
+//! `FOR UPDATE SKIP LOCKED`, so nodes sharing the database each take different windows
+//! and an occurrence is recorded once.
+
+use casement_model::{ExecutionStatus, Scope, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId};
+use tokio_postgres::Transaction;
+
+use super::{doc, now_ms, PgStore};
+use crate::{Change, Decide, Due, ExecutionFilter, ExecutionKey, StoreError};
+
+/// Events younger than this are not handed to sinks yet: sequence numbers are assigned
+/// at insert, so a transaction that commits late could otherwise slip an event in behind
+/// a cursor that has already moved past it. Engine transactions last milliseconds.
+const EVENT_SETTLE_MS: i64 = 1_000;
+
+async fn put_execution(
+    tx: &Transaction<'_>,
+    scope: &Scope,
+    e: &WindowExecution,
+    lease: Option<(&str, i64)>,
+) -> Result<(), StoreError> {
+    let body = serde_json::to_string(e)?;
+    let (owner, until) = lease.map_or((None, None), |(o, u)| (Some(o), Some(u)));
+    tx.execute(
+        "INSERT INTO window_executions
+            (account, region, window_execution_id, window_id, start_ms, end_ms, finished, owner, lease_until_ms, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (account, region, window_execution_id) DO UPDATE SET
+            end_ms = excluded.end_ms, finished = excluded.finished, doc = excluded.doc,
+            owner = coalesce(excluded.owner, window_executions.owner),
+            lease_until_ms = coalesce(excluded.lease_until_ms, window_executions.lease_until_ms)",
+        &[
+            &scope.account,
+            &scope.region,
+            &e.window_execution_id,
+            &e.window_id.as_str(),
+            &e.start_ms,
+            &e.end_ms,
+            &e.status.is_final(),
+            &owner,
+            &until,
+            &body,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn put_event(tx: &Transaction<'_>, body: &str) -> Result<(), StoreError> {
+    tx.execute("INSERT INTO events (created_ms, body) VALUES ($1, $2)", &[&now_ms(), &body]).await?;
+    Ok(())
+}
+
+fn read_execution(row: &tokio_postgres::Row, at: usize) -> Result<(Scope, WindowExecution), StoreError> {
+    let mut e: WindowExecution = doc(row.get(at))?;
+    e.cancel_requested = row.get(at + 1);
+    Ok((Scope { account: row.get(0), region: row.get(1) }, e))
+}
+
+impl PgStore {
+    pub(super) async fn pg_next_due_ms(&self) -> Result<Option<i64>, StoreError> {
+        let client = self.client().await;
+        Ok(client.query_one("SELECT min(next_fire_ms) FROM windows", &[]).await?.get(0))
+    }
+
+    pub(super) async fn pg_fire_due(
+        &self,
+        now: i64,
+        limit: usize,
+        owner: &str,
+        lease_until: i64,
+        decide: &Decide,
+    ) -> Result<Vec<(Scope, WindowExecution)>, StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        let rows = tx
+            .query(
+                "SELECT account, region, doc, next_fire_ms FROM windows
+                 WHERE next_fire_ms <= $1 ORDER BY next_fire_ms LIMIT $2 FOR UPDATE SKIP LOCKED",
+                &[&now, &(limit as i64)],
+            )
+            .await?;
+        let mut fired = Vec::new();
+        for row in rows {
+            let scope = Scope { account: row.get(0), region: row.get(1) };
+            let window: Window = doc(row.get(2))?;
+            let due_ms: i64 = row.get(3);
+            let running = tx
+                .query_opt(
+                    "SELECT 1 FROM window_executions
+                     WHERE account = $1 AND region = $2 AND window_id = $3 AND NOT finished LIMIT 1",
+                    &[&scope.account, &scope.region, &window.window_id.as_str()],
+                )
+                .await?
+                .is_some();
+            let firing = decide(Due { scope: &scope, window: &window, due_ms, running });
+            tx.execute(
+                "UPDATE windows SET next_fire_ms = $4 WHERE account = $1 AND region = $2 AND window_id = $3",
+                &[&scope.account, &scope.region, &window.window_id.as_str(), &firing.next_fire_ms],
+            )
+            .await?;
+            for ev in &firing.events {
+                put_event(&tx, ev).await?;
+            }
+            if let Some(e) = firing.execution {
+                let lease = (!e.status.is_final()).then_some((owner, lease_until));
+                put_execution(&tx, &scope, &e, lease).await?;
+                fired.push((scope, e));
+            }
+        }
+        tx.commit().await?;
+        Ok(fired)
+    }
+
+    pub(super) async fn pg_apply(&self, scope: &Scope, changes: &[Change]) -> Result<(), StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        for change in changes {
+            match change {
+                Change::Execution(e) => put_execution(&tx, scope, e, None).await?,
+                Change::Task(t) => {
+                    tx.execute(
+                        "INSERT INTO task_executions (account, region, window_execution_id, task_execution_id, doc)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (account, region, window_execution_id, task_execution_id)
+                         DO UPDATE SET doc = excluded.doc",
+                        &[&scope.account, &scope.region, &t.window_execution_id, &t.task_execution_id, &serde_json::to_string(t)?],
+                    )
+                    .await?;
+                }
+                Change::Invocation(i) => {
+                    tx.execute(
+                        "INSERT INTO task_invocations
+                            (account, region, task_execution_id, seq, window_execution_id, invocation_id, status, doc)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                         ON CONFLICT (account, region, task_execution_id, seq)
+                         DO UPDATE SET status = excluded.status, doc = excluded.doc",
+                        &[
+                            &scope.account,
+                            &scope.region,
+                            &i.task_execution_id,
+                            &(i.seq as i32),
+                            &i.window_execution_id,
+                            &i.invocation_id,
+                            &i.status.as_str(),
+                            &serde_json::to_string(i)?,
+                        ],
+                    )
+                    .await?;
+                }
+                Change::Event(body) => put_event(&tx, body).await?,
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn pg_adopt(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Vec<(Scope, WindowExecution)>, StoreError> {
+        let client = self.client().await;
+        let rows = client
+            .query(
+                "UPDATE window_executions SET owner = $1, lease_until_ms = $3
+                 WHERE NOT finished AND (owner IS NULL OR (owner <> $1 AND coalesce(lease_until_ms, 0) < $2))
+                 RETURNING account, region, doc, cancel_requested",
+                &[&owner, &now, &lease_until],
+            )
+            .await?;
+        rows.iter().map(|r| read_execution(r, 2)).collect()
+    }
+
+    pub(super) async fn pg_renew(&self, owner: &str, lease_until: i64) -> Result<(), StoreError> {
+        let client = self.client().await;
+        client
+            .execute(
+                "UPDATE window_executions SET lease_until_ms = $2 WHERE NOT finished AND owner = $1",
+                &[&owner, &lease_until],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn pg_request_cancel(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError> {
+        {
+            let client = self.client().await;
+            client
+                .execute(
+                    "UPDATE window_executions SET cancel_requested = true
+                     WHERE account = $1 AND region = $2 AND window_execution_id = $3 AND NOT finished",
+                    &[&scope.account, &scope.region, &id],
+                )
+                .await?;
+        }
+        self.pg_get_execution(scope, id).await
+    }
+
+    pub(super) async fn pg_get_execution(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError> {
+        let client = self.client().await;
+        let row = client
+            .query_opt(
+                "SELECT account, region, doc, cancel_requested FROM window_executions
+                 WHERE account = $1 AND region = $2 AND window_execution_id = $3",
+                &[&scope.account, &scope.region, &id],
+            )
+            .await?;
+        Ok(row.as_ref().map(|r| read_execution(r, 2)).transpose()?.map(|(_, e)| e))
+    }
+
+    pub(super) async fn pg_list_executions(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        filter: &ExecutionFilter,
+        after: Option<&ExecutionKey>,
+        limit: usize,
+    ) -> Result<Vec<WindowExecution>, StoreError> {
+        let client = self.client().await;
+        let (after_start, after_id) = after.map_or((i64::MAX, "\u{10ffff}"), |(s, id)| (*s, id.as_str()));
+        let rows = client
+            .query(
+                "SELECT account, region, doc, cancel_requested FROM window_executions
+                 WHERE account = $1 AND region = $2 AND window_id = $3
+                   AND start_ms > $4 AND start_ms < $5 AND (start_ms, window_execution_id) < ($6, $7)
+                 ORDER BY start_ms DESC, window_execution_id DESC LIMIT $8",
+                &[
+                    &scope.account,
+                    &scope.region,
+                    &window.as_str(),
+                    &filter.started_after_ms.unwrap_or(i64::MIN),
+                    &filter.started_before_ms.unwrap_or(i64::MAX),
+                    &after_start,
+                    &after_id,
+                    &(limit as i64),
+                ],
+            )
+            .await?;
+        rows.iter().map(|r| read_execution(r, 2).map(|(_, e)| e)).collect()
+    }
+
+    pub(super) async fn pg_list_task_executions(
+        &self,
+        scope: &Scope,
+        execution: &str,
+    ) -> Result<Vec<TaskExecution>, StoreError> {
+        let mut tasks: Vec<TaskExecution> = self
+            .query_docs(
+                "SELECT doc FROM task_executions WHERE account = $1 AND region = $2 AND window_execution_id = $3",
+                &[&scope.account, &scope.region, &execution],
+            )
+            .await?;
+        tasks.sort_by(|a, b| {
+            (a.priority, a.start_ms, &a.task_execution_id).cmp(&(b.priority, b.start_ms, &b.task_execution_id))
+        });
+        Ok(tasks)
+    }
+
+    pub(super) async fn pg_list_invocations(
+        &self,
+        scope: &Scope,
+        task: &str,
+        statuses: &[ExecutionStatus],
+        after_seq: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<TaskInvocation>, StoreError> {
+        let after = after_seq.map_or(-1, |s| s as i32);
+        let wanted: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        self.query_docs(
+            "SELECT doc FROM task_invocations
+             WHERE account = $1 AND region = $2 AND task_execution_id = $3 AND seq > $4
+               AND (cardinality($6::text[]) = 0 OR status = ANY($6))
+             ORDER BY seq LIMIT $5",
+            &[&scope.account, &scope.region, &task, &after, &(limit as i64), &wanted],
+        )
+        .await
+    }
+
+    pub(super) async fn pg_purge(&self, before: i64) -> Result<usize, StoreError> {
+        const OLD: &str = "(SELECT account, region, window_execution_id FROM window_executions
+                            WHERE finished AND end_ms < $1)";
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        tx.execute(
+            &format!("DELETE FROM task_invocations WHERE (account, region, window_execution_id) IN {OLD}"),
+            &[&before],
+        )
+        .await?;
+        tx.execute(&format!("DELETE FROM task_executions WHERE (account, region, window_execution_id) IN {OLD}"), &[&before])
+            .await?;
+        let n = tx.execute("DELETE FROM window_executions WHERE finished AND end_ms < $1", &[&before]).await?;
+        tx.execute("DELETE FROM events WHERE created_ms < $1", &[&before]).await?;
+        tx.commit().await?;
+        Ok(n as usize)
+    }
+
+    pub(super) async fn pg_events_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
+        let client = self.client().await;
+        let rows = client
+            .query(
+                "SELECT seq, body FROM events WHERE seq > $1 AND created_ms < $3 ORDER BY seq LIMIT $2",
+                &[&after, &(limit as i64), &(now_ms() - EVENT_SETTLE_MS)],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    pub(super) async fn pg_tagged_resources(
+        &self,
+        scope: &Scope,
+        rtype: &str,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await;
+        let rows = client
+            .query(
+                "SELECT resource_id FROM tags
+                 WHERE account = $1 AND region = $2 AND resource_type = $3 AND tag_key = $4
+                   AND (cardinality($5::text[]) = 0 OR tag_value = ANY($5))
+                 ORDER BY resource_id",
+                &[&scope.account, &scope.region, &rtype, &key, &values],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+}
