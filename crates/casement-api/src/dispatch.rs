@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use casement_protocol::ApiError;
 
-use crate::{schedule, tags, targets, tasks, windows, Api, Context};
+use crate::{executions, schedule, tags, targets, tasks, windows, Api, Context};
 
 async fn call<Req, Res, Fut>(body: Value, handler: impl FnOnce(Req) -> Fut) -> Result<Vec<u8>, ApiError>
 where
@@ -62,6 +62,13 @@ operations! {
     "GetMaintenanceWindowTask" => tasks::get,
     "DeregisterTaskFromMaintenanceWindow" => tasks::deregister,
     "DescribeMaintenanceWindowTasks" => tasks::describe,
+    "DescribeMaintenanceWindowExecutions" => executions::describe_executions,
+    "GetMaintenanceWindowExecution" => executions::get_execution,
+    "CancelMaintenanceWindowExecution" => executions::cancel,
+    "DescribeMaintenanceWindowExecutionTasks" => executions::describe_tasks,
+    "GetMaintenanceWindowExecutionTask" => executions::get_task,
+    "DescribeMaintenanceWindowExecutionTaskInvocations" => executions::describe_invocations,
+    "GetMaintenanceWindowExecutionTaskInvocation" => executions::get_invocation,
     "AddTagsToResource" => tags::add,
     "RemoveTagsFromResource" => tags::remove,
     "ListTagsForResource" => tags::list,

@@ -7,6 +7,7 @@
 
 mod dispatch;
 mod errors;
+pub mod executions;
 mod pagination;
 pub mod rules;
 pub mod schedule;
@@ -18,6 +19,7 @@ pub mod windows;
 use std::sync::Arc;
 
 use casement_model::Scope;
+use casement_engine::Signals;
 use casement_store::Store;
 
 pub use dispatch::{dispatch, is_served, not_served};
@@ -34,11 +36,23 @@ pub struct Api {
     pub store: Arc<dyn Store>,
     pub config: ApiConfig,
     pub schedules: rules::ScheduleCache,
+    /// Nudges for the engine: a schedule changed, a cancel was requested.
+    pub signals: Arc<Signals>,
 }
 
 impl Api {
-    pub fn new(store: Arc<dyn Store>, config: ApiConfig) -> Self {
-        Self { store, config, schedules: Default::default() }
+    pub fn new(store: Arc<dyn Store>, config: ApiConfig, signals: Arc<Signals>) -> Self {
+        Self { store, config, schedules: Default::default(), signals }
+    }
+}
+
+impl Api {
+    /// Append an event to the outbox after the change it reports has committed. (Best
+    /// effort, as AWS documents its events; a crash between the two loses the event.)
+    pub async fn emit(&self, ctx: &Context, event: String) {
+        if let Err(e) = self.store.apply(&ctx.scope, &[casement_store::Change::Event(event)]).await {
+            tracing::warn!(error = %e, "writing an event to the outbox failed");
+        }
     }
 }
 

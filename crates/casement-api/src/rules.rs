@@ -6,7 +6,6 @@ use std::sync::{Arc, RwLock};
 use casement_model::Window;
 use casement_protocol::ApiError;
 use casement_schedule::WindowSchedule;
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -26,20 +25,10 @@ pub fn check_cutoff(duration: i32, cutoff: i32) -> Result<(), ApiError> {
 /// of `anchor_ms`: what Create/UpdateMaintenanceWindow refuse and what NextExecutionTime
 /// and DescribeMaintenanceWindowSchedule evaluate.
 pub fn window_schedule(w: &Window) -> Result<WindowSchedule, ApiError> {
-    WindowSchedule::new(
-        &w.schedule,
-        w.schedule_timezone.as_deref(),
-        w.schedule_offset,
-        w.start_date.as_deref(),
-        w.end_date.as_deref(),
-        instant(w.schedule_anchor_ms()),
-    )
-    .map_err(|e| ApiError::Validation(e.0))
+    casement_engine::window_schedule::window_schedule(w).map_err(|e| ApiError::Validation(e.0))
 }
 
-pub fn instant(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
+pub use casement_engine::window_schedule::instant;
 
 /// Parsed window schedules, reused while a window's schedule members are unchanged:
 /// GetMaintenanceWindow and DescribeMaintenanceWindows report NextExecutionTime on every

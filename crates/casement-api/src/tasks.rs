@@ -9,6 +9,8 @@ use casement_protocol::ApiError;
 use casement_store::{Idempotency, StoreError};
 use serde::{Deserialize, Serialize};
 
+use casement_engine::events;
+
 use crate::errors::{internal, on_create, target_not_found, task_not_found, window_not_found};
 use crate::windows::check_filter_keys;
 use crate::{pagination, rules, Api, Context};
@@ -160,6 +162,8 @@ pub async fn register(api: &Api, ctx: &Context, req: RegisterRequest) -> Result<
         api.store.register_task(&ctx.scope, &task, idem.as_ref(), limit).await.map_err(|e| {
             on_create(e, || window_not_found(task.window_id.as_str()), "tasks for this maintenance window")
         })?;
+    let ev = events::task_registration(&ctx.scope, ctx.now_ms, &task.window_id, window_task_id.as_str(), "REGISTERED");
+    api.emit(ctx, ev).await;
     Ok(RegisterResult { window_task_id })
 }
 
@@ -318,6 +322,7 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Task
         StoreError::NotFound => task_not_found(t.window_task_id.as_str()),
         other => internal(other),
     })?;
+    api.emit(ctx, events::task_registration(&ctx.scope, ctx.now_ms, &t.window_id, t.window_task_id.as_str(), "UPDATED")).await;
     Ok(TaskResult::new(t, false))
 }
 
@@ -334,6 +339,8 @@ pub async fn deregister(api: &Api, ctx: &Context, req: IdRequest) -> Result<Dere
         StoreError::NotFound => task_not_found(req.window_task_id.as_str()),
         other => internal(other),
     })?;
+    let ev = events::task_registration(&ctx.scope, ctx.now_ms, &req.window_id, req.window_task_id.as_str(), "DEREGISTERED");
+    api.emit(ctx, ev).await;
     Ok(DeregisterResult { window_id: req.window_id, window_task_id: req.window_task_id })
 }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use casement_model::{Tag, Target, Window, WindowId};
 use casement_protocol::{timefmt, ApiError};
-use casement_store::{Idempotency, StoreError, WindowFilter};
+use casement_engine::events;
+use casement_engine::window_schedule::next_fire_after;
+use casement_store::{Idempotency, NextFire, StoreError, WindowFilter};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::{internal, on_create, window_not_found};
@@ -65,11 +67,13 @@ pub async fn create(api: &Api, ctx: &Context, req: CreateRequest) -> Result<Crea
     rules::window_schedule(&window)?;
     let limit = api.config.aws_quotas.then_some(MAX_WINDOWS);
     let tags = req.tags.unwrap_or_default();
+    let next_fire = NextFire::from_option(next_fire_after(&window, ctx.now_ms));
     let window_id = api
         .store
-        .create_window(&ctx.scope, &window, &tags, idem.as_ref(), limit)
+        .create_window(&ctx.scope, &window, &tags, idem.as_ref(), limit, next_fire)
         .await
         .map_err(|e| on_create(e, || ApiError::Internal("window vanished".into()), "maintenance windows"))?;
+    api.signals.schedule_changed();
     Ok(CreateResult { window_id })
 }
 
@@ -221,10 +225,21 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Wind
         w.schedule_anchor_ms = Some(ctx.now_ms);
     }
     rules::window_schedule(&w)?;
-    api.store.update_window(&ctx.scope, &w).await.map_err(|e| match e {
+    let next_fire = if schedule_changed || w.enabled != before.enabled {
+        NextFire::from_option(next_fire_after(&w, ctx.now_ms))
+    } else {
+        NextFire::Keep
+    };
+    api.store.update_window(&ctx.scope, &w, next_fire).await.map_err(|e| match e {
         StoreError::NotFound => window_not_found(w.window_id.as_str()),
         other => internal(other),
     })?;
+    if next_fire != NextFire::Keep {
+        api.signals.schedule_changed();
+    }
+    if w.enabled != before.enabled {
+        api.emit(ctx, events::window_state(&ctx.scope, ctx.now_ms, &w.window_id, w.enabled)).await;
+    }
     Ok(WindowOut { window: Arc::new(w), with_dates: false, next_execution_time: None })
 }
 

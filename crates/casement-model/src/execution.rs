@@ -72,10 +72,11 @@ pub struct WindowExecution {
     /// does not move its end.
     pub duration: i32,
     pub cutoff: i32,
-    /// The window's tasks when it fired, the plan the orchestrator walks. A task
-    /// registered or changed during the run takes effect from the next execution.
-    #[serde(default)]
-    pub tasks: Vec<WindowTask>,
+    /// The window's tasks when the execution started, the plan the orchestrator walks
+    /// (`None` until the orchestrator has read them). A task registered or changed
+    /// during the run takes effect from the next execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<WindowTask>>,
     /// Set by CancelMaintenanceWindowExecution; the orchestrator starts nothing new.
     #[serde(default)]
     pub cancel_requested: bool,

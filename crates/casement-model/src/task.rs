@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Target, WindowId, WindowTaskId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskType {
     RunCommand,

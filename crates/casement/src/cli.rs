@@ -77,4 +77,35 @@ pub struct ServeArgs {
     pub sqlite_synchronous: SyncArg,
     #[arg(long, env = "CASEMENT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Lambda endpoint for LAMBDA tasks (default: AWS's, for the window's region).
+    /// Credentials come from the standard AWS chain (AWS_ACCESS_KEY_ID…, profiles).
+    #[arg(long, env = "CASEMENT_LAMBDA_ENDPOINT")]
+    pub lambda_endpoint: Option<String>,
+    /// Step Functions endpoint for STEP_FUNCTIONS tasks (default: AWS's).
+    #[arg(long, env = "CASEMENT_STEPFUNCTIONS_ENDPOINT")]
+    pub stepfunctions_endpoint: Option<String>,
+    /// How often a running Step Functions execution is polled, in milliseconds.
+    #[arg(long, env = "CASEMENT_STEPFUNCTIONS_POLL_MS", default_value_t = 1000)]
+    pub stepfunctions_poll_ms: u64,
+    /// Append every event (EventBridge JSON) to this file, one per line.
+    #[arg(long, env = "CASEMENT_EVENTS_FILE")]
+    pub events_file: Option<PathBuf>,
+    /// POST every event (EventBridge JSON) to this URL.
+    #[arg(long, env = "CASEMENT_EVENTS_WEBHOOK")]
+    pub events_webhook: Option<String>,
+    /// Send events to EventBridge PutEvents at this endpoint (`aws` for AWS's own).
+    #[arg(long, env = "CASEMENT_EVENTBRIDGE_ENDPOINT")]
+    pub eventbridge_endpoint: Option<String>,
+    /// Region of the EventBridge endpoint.
+    #[arg(long, env = "CASEMENT_EVENTBRIDGE_REGION", default_value = "us-east-1")]
+    pub eventbridge_region: String,
+    /// Event bus for PutEvents (default: the account's default bus).
+    #[arg(long, env = "CASEMENT_EVENT_BUS_NAME")]
+    pub event_bus_name: Option<String>,
+    /// Days of execution history kept (AWS keeps 30).
+    #[arg(long, env = "CASEMENT_HISTORY_RETENTION_DAYS", default_value_t = 30)]
+    pub history_retention_days: u32,
+    /// Do not run windows: serve the API only.
+    #[arg(long, env = "CASEMENT_NO_ENGINE")]
+    pub no_engine: bool,
 }

@@ -14,7 +14,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use casement_api::{Api, ApiConfig, Context};
-use casement_model::Scope;
+use casement_engine::outbox::{EventBridgeSink, FileSink, Sink, WebhookSink};
+use casement_engine::runner::{AwsClients, LambdaRunner, StepFunctionsRunner};
+use casement_engine::{Engine, EngineConfig, Runners, Signals, SystemClock};
+use casement_model::{Scope, TaskType};
 use casement_protocol::awsjson::{self, CONTENT_TYPE, MAX_BODY_BYTES};
 use casement_protocol::sigv4::{AuthMode, StaticCredentials, Verifier};
 use casement_protocol::{validate, ApiError};
@@ -58,11 +61,48 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let mode = if args.auth == AuthArg::AcceptAny { AuthMode::AcceptAny } else { AuthMode::Verify };
     // Compile the model before the first request rather than during it.
     let _ = validate::model();
+    let signals = Arc::new(Signals::default());
+    if !args.no_engine {
+        start_engine(args, store.clone(), signals.clone()).await?;
+    }
     Ok(Arc::new(AppState {
-        api: Api::new(store, ApiConfig { aws_quotas: args.aws_quotas }),
+        api: Api::new(store, ApiConfig { aws_quotas: args.aws_quotas }, signals),
         verifier: Verifier::new(credentials, mode, args.account_id.clone()),
         metrics: Metrics::new(),
     }))
+}
+
+/// Start the scheduler, orchestrator and event delivery on this runtime.
+async fn start_engine(args: &ServeArgs, store: Arc<dyn Store>, signals: Arc<Signals>) -> anyhow::Result<()> {
+    let aws = AwsClients::load().await;
+    let runners = Runners::default()
+        .with(TaskType::Lambda, Arc::new(LambdaRunner::new(aws.clone(), args.lambda_endpoint.clone())))
+        .with(
+            TaskType::StepFunctions,
+            Arc::new(StepFunctionsRunner::new(
+                aws.clone(),
+                args.stepfunctions_endpoint.clone(),
+                std::time::Duration::from_millis(args.stepfunctions_poll_ms.max(10)),
+            )),
+        );
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+    if let Some(path) = &args.events_file {
+        sinks.push(Arc::new(FileSink { path: path.clone() }));
+    }
+    if let Some(url) = &args.events_webhook {
+        sinks.push(Arc::new(WebhookSink::new(url).map_err(anyhow::Error::msg)?));
+    }
+    if let Some(endpoint) = &args.eventbridge_endpoint {
+        let endpoint = (endpoint != "aws").then(|| endpoint.clone());
+        sinks.push(Arc::new(EventBridgeSink::new(&aws, &args.eventbridge_region, endpoint, args.event_bus_name.clone())));
+    }
+    let config = EngineConfig {
+        retention_ms: i64::from(args.history_retention_days) * 24 * 3_600_000,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(store, Arc::new(SystemClock), runners, signals, config);
+    engine.start(sinks);
+    Ok(())
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -1,0 +1,485 @@
+//! Execution history: what running a window left behind, from the window execution down
+//! to each target's invocation, and CancelMaintenanceWindowExecution.
+
+use std::collections::BTreeMap;
+
+use casement_model::task::AlarmConfiguration;
+use casement_model::{ExecutionStatus, TaskExecution, TaskInvocation, TaskType, WindowExecution, WindowId};
+use casement_protocol::timefmt::{epoch_seconds, opt_epoch_seconds};
+use casement_protocol::ApiError;
+use casement_store::ExecutionFilter;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::errors::internal;
+use crate::windows::{check_filter_keys, Filter};
+use crate::{pagination, Api, Context};
+
+fn execution_not_found(id: &str) -> ApiError {
+    ApiError::DoesNotExist(format!("Maintenance window execution {id} does not exist"))
+}
+
+fn task_execution_not_found(id: &str) -> ApiError {
+    ApiError::DoesNotExist(format!("Maintenance window execution task {id} does not exist"))
+}
+
+fn invocation_not_found(id: &str) -> ApiError {
+    ApiError::DoesNotExist(format!("Maintenance window execution task invocation {id} does not exist"))
+}
+
+/// The status a caller sees: a cancel request shows as CANCELLING until the driver
+/// finishes the execution.
+fn served_status(e: &WindowExecution) -> ExecutionStatus {
+    if e.cancel_requested && !e.status.is_final() {
+        ExecutionStatus::Cancelling
+    } else {
+        e.status
+    }
+}
+
+async fn execution(api: &Api, ctx: &Context, id: &str) -> Result<WindowExecution, ApiError> {
+    api.store.get_execution(&ctx.scope, id).await.map_err(internal)?.ok_or_else(|| execution_not_found(id))
+}
+
+async fn task_execution(api: &Api, ctx: &Context, exec: &str, task: &str) -> Result<TaskExecution, ApiError> {
+    // The execution first: an unknown execution is reported as such.
+    execution(api, ctx, exec).await?;
+    api.store
+        .get_task_execution(&ctx.scope, exec, task)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| task_execution_not_found(task))
+}
+
+/// `STATUS` filter values, checked against the enum (SKIPPED_OVERLAPPING is not one).
+fn status_filter(filters: Option<Vec<Filter>>) -> Result<Vec<ExecutionStatus>, ApiError> {
+    let filters = filters.unwrap_or_default();
+    check_filter_keys(&filters, &["STATUS"])?;
+    let mut out = Vec::new();
+    for v in filters.iter().flat_map(|f| f.values.iter().flatten()) {
+        match ExecutionStatus::parse(v).filter(|s| *s != ExecutionStatus::SkippedOverlapping) {
+            Some(s) => out.push(s),
+            None => {
+                return Err(ApiError::Validation(format!(
+                    "Invalid value for filter STATUS: {v}. Valid values are PENDING, IN_PROGRESS, SUCCESS, FAILED, \
+                     TIMED_OUT, CANCELLING, CANCELLED."
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ---- DescribeMaintenanceWindowExecutions ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeExecutionsRequest {
+    pub window_id: WindowId,
+    pub filters: Option<Vec<Filter>>,
+    pub max_results: Option<i32>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WindowExecutionOut {
+    pub window_id: WindowId,
+    pub window_execution_id: String,
+    pub status: ExecutionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<String>,
+    #[serde(serialize_with = "epoch_seconds")]
+    pub start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
+    pub end_time: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeExecutionsResult {
+    pub window_executions: Vec<WindowExecutionOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// A filter's time value: ISO-8601 (`2024-11-04T05:00:00Z`), as the API reference shows.
+fn filter_time(key: &str, v: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(v)
+        .map(|t| t.timestamp_millis())
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S").map(|t| t.and_utc().timestamp_millis())
+        })
+        .map_err(|_| {
+            ApiError::Validation(format!(
+                "Invalid value for filter {key}: {v}. The value must be a date and time in ISO 8601 format, such as 2024-11-04T05:00:00Z."
+            ))
+        })
+}
+
+/// Newest first. `ExecutedBefore` / `ExecutedAfter` bound the start time. A window
+/// that does not exist (or no longer does) has no executions to list.
+pub async fn describe_executions(
+    api: &Api,
+    ctx: &Context,
+    req: DescribeExecutionsRequest,
+) -> Result<DescribeExecutionsResult, ApiError> {
+    let filters = req.filters.unwrap_or_default();
+    check_filter_keys(&filters, &["ExecutedBefore", "ExecutedAfter"])?;
+    let mut filter = ExecutionFilter::default();
+    for f in &filters {
+        let key = f.key.as_deref().unwrap_or("");
+        for v in f.values.iter().flatten() {
+            let t = filter_time(key, v)?;
+            if key == "ExecutedBefore" {
+                filter.started_before_ms = Some(filter.started_before_ms.map_or(t, |b: i64| b.min(t)));
+            } else {
+                filter.started_after_ms = Some(filter.started_after_ms.map_or(t, |a: i64| a.max(t)));
+            }
+        }
+    }
+    let after = match pagination::decode(req.next_token.as_deref())? {
+        None => None,
+        Some(k) => {
+            let (start, id) = k
+                .split_once('/')
+                .and_then(|(s, id)| Some((s.parse::<i64>().ok()?, id.to_owned())))
+                .ok_or_else(|| ApiError::Validation("The specified NextToken is not valid.".into()))?;
+            Some((start, id))
+        }
+    };
+    let size = pagination::page_size(req.max_results, 10, 100);
+    let mut rows = api
+        .store
+        .list_executions(&ctx.scope, &req.window_id, &filter, after.as_ref(), size + 1)
+        .await
+        .map_err(internal)?;
+    let next_token = if rows.len() > size {
+        rows.truncate(size);
+        rows.last().map(|e| pagination::encode(&format!("{}/{}", e.start_ms, e.window_execution_id)))
+    } else {
+        None
+    };
+    let window_executions = rows
+        .into_iter()
+        .map(|e| WindowExecutionOut {
+            status: served_status(&e),
+            window_id: e.window_id,
+            window_execution_id: e.window_execution_id,
+            status_details: e.status_details,
+            start_time: e.start_ms,
+            end_time: e.end_ms,
+        })
+        .collect();
+    Ok(DescribeExecutionsResult { window_executions, next_token })
+}
+
+// ---- GetMaintenanceWindowExecution ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecutionRequest {
+    pub window_execution_id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetExecutionResult {
+    pub window_execution_id: String,
+    pub task_ids: Vec<String>,
+    pub status: ExecutionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<String>,
+    #[serde(serialize_with = "epoch_seconds")]
+    pub start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
+    pub end_time: Option<i64>,
+}
+
+pub async fn get_execution(api: &Api, ctx: &Context, req: ExecutionRequest) -> Result<GetExecutionResult, ApiError> {
+    let e = execution(api, ctx, &req.window_execution_id).await?;
+    let tasks = api.store.list_task_executions(&ctx.scope, &e.window_execution_id).await.map_err(internal)?;
+    Ok(GetExecutionResult {
+        status: served_status(&e),
+        task_ids: tasks.into_iter().map(|t| t.task_execution_id).collect(),
+        window_execution_id: e.window_execution_id,
+        status_details: e.status_details,
+        start_time: e.start_ms,
+        end_time: e.end_ms,
+    })
+}
+
+// ---- CancelMaintenanceWindowExecution ----
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CancelResult {
+    pub window_execution_id: String,
+}
+
+/// Tasks not yet started never start; running ones finish. Cancelling a finished
+/// execution changes nothing.
+pub async fn cancel(api: &Api, ctx: &Context, req: ExecutionRequest) -> Result<CancelResult, ApiError> {
+    let id = req.window_execution_id;
+    api.store.request_cancel(&ctx.scope, &id).await.map_err(internal)?.ok_or_else(|| execution_not_found(&id))?;
+    api.signals.cancel_requested();
+    Ok(CancelResult { window_execution_id: id })
+}
+
+// ---- DescribeMaintenanceWindowExecutionTasks / GetMaintenanceWindowExecutionTask ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeTasksRequest {
+    pub window_execution_id: String,
+    pub filters: Option<Vec<Filter>>,
+    pub max_results: Option<i32>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskIdentity {
+    pub window_execution_id: String,
+    pub task_execution_id: String,
+    pub status: ExecutionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<String>,
+    #[serde(serialize_with = "epoch_seconds")]
+    pub start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
+    pub end_time: Option<i64>,
+    pub task_arn: String,
+    pub task_type: TaskType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_configuration: Option<AlarmConfiguration>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeTasksResult {
+    pub window_execution_task_identities: Vec<TaskIdentity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+pub async fn describe_tasks(api: &Api, ctx: &Context, req: DescribeTasksRequest) -> Result<DescribeTasksResult, ApiError> {
+    let statuses = status_filter(req.filters)?;
+    let e = execution(api, ctx, &req.window_execution_id).await?;
+    let tasks = api.store.list_task_executions(&ctx.scope, &e.window_execution_id).await.map_err(internal)?;
+    let tasks: Vec<TaskExecution> =
+        tasks.into_iter().filter(|t| statuses.is_empty() || statuses.contains(&t.status)).collect();
+    let after = pagination::decode(req.next_token.as_deref())?;
+    let size = pagination::page_size(req.max_results, 10, 100);
+    // Task executions are few (one per task): page by position in the listed order.
+    let keyed: Vec<(String, TaskExecution)> =
+        tasks.into_iter().enumerate().map(|(i, t)| (format!("{i:06}"), t)).collect();
+    let (page, next_token) = pagination::page(keyed, |(k, _)| k.as_str(), after.as_deref(), size);
+    let window_execution_task_identities = page
+        .into_iter()
+        .map(|(_, t)| TaskIdentity {
+            alarm_configuration: planned_task(&e, &t).and_then(|p| p.alarm_configuration.clone()),
+            window_execution_id: t.window_execution_id,
+            task_execution_id: t.task_execution_id,
+            status: t.status,
+            status_details: t.status_details,
+            start_time: t.start_ms,
+            end_time: t.end_ms,
+            task_arn: t.task_arn,
+            task_type: t.task_type,
+        })
+        .collect();
+    Ok(DescribeTasksResult { window_execution_task_identities, next_token })
+}
+
+fn planned_task<'a>(e: &'a WindowExecution, t: &TaskExecution) -> Option<&'a casement_model::WindowTask> {
+    e.tasks.iter().flatten().find(|p| p.window_task_id == t.window_task_id)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TaskRequest {
+    pub window_execution_id: String,
+    pub task_id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetTaskResult {
+    pub window_execution_id: String,
+    pub task_execution_id: String,
+    pub task_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_role: Option<String>,
+    #[serde(rename = "Type")]
+    pub task_type: TaskType,
+    pub task_parameters: Vec<BTreeMap<String, Value>>,
+    pub priority: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<String>,
+    pub status: ExecutionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<String>,
+    #[serde(serialize_with = "epoch_seconds")]
+    pub start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
+    pub end_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_configuration: Option<AlarmConfiguration>,
+}
+
+/// `TaskParameters` shows the resolved nodes under `aws:InstanceId`, beside the task's
+/// own (deprecated) TaskParameters, as AWS's examples do.
+pub async fn get_task(api: &Api, ctx: &Context, req: TaskRequest) -> Result<GetTaskResult, ApiError> {
+    let e = execution(api, ctx, &req.window_execution_id).await?;
+    let t = task_execution(api, ctx, &req.window_execution_id, &req.task_id).await?;
+    let planned = planned_task(&e, &t);
+    let mut params: BTreeMap<String, Value> = BTreeMap::new();
+    let nodes: Vec<&str> = t.targets.iter().map(|r| r.resource_id.as_str()).filter(|r| !r.is_empty()).collect();
+    if !nodes.is_empty() {
+        params.insert("aws:InstanceId".into(), json!({ "Values": nodes }));
+    }
+    for (k, v) in planned.and_then(|p| p.task_parameters.clone()).unwrap_or_default() {
+        params.insert(k, serde_json::to_value(v).unwrap_or_default());
+    }
+    Ok(GetTaskResult {
+        window_execution_id: t.window_execution_id,
+        task_execution_id: t.task_execution_id,
+        task_arn: t.task_arn,
+        service_role: planned.and_then(|p| p.service_role_arn.clone()),
+        task_type: t.task_type,
+        task_parameters: if params.is_empty() { vec![] } else { vec![params] },
+        priority: t.priority,
+        max_concurrency: t.max_concurrency,
+        max_errors: t.max_errors,
+        status: t.status,
+        status_details: t.status_details,
+        start_time: t.start_ms,
+        end_time: t.end_ms,
+        alarm_configuration: planned.and_then(|p| p.alarm_configuration.clone()),
+    })
+}
+
+// ---- DescribeMaintenanceWindowExecutionTaskInvocations / Get…Invocation ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeInvocationsRequest {
+    pub window_execution_id: String,
+    pub task_id: String,
+    pub filters: Option<Vec<Filter>>,
+    pub max_results: Option<i32>,
+    pub next_token: Option<String>,
+}
+
+/// Both the list item and GetMaintenanceWindowExecutionTaskInvocation's answer: the
+/// same members.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InvocationOut {
+    pub window_execution_id: String,
+    pub task_execution_id: String,
+    pub invocation_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    pub task_type: TaskType,
+    pub parameters: String,
+    pub status: ExecutionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<String>,
+    #[serde(serialize_with = "epoch_seconds")]
+    pub start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
+    pub end_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_information: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_target_id: Option<String>,
+}
+
+impl From<TaskInvocation> for InvocationOut {
+    fn from(i: TaskInvocation) -> Self {
+        Self {
+            window_execution_id: i.window_execution_id,
+            task_execution_id: i.task_execution_id,
+            invocation_id: i.invocation_id,
+            execution_id: i.execution_id,
+            task_type: i.task_type,
+            parameters: i.parameters,
+            status: i.status,
+            status_details: i.status_details,
+            start_time: i.start_ms,
+            end_time: i.end_ms,
+            owner_information: i.owner_information,
+            window_target_id: i.window_target_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeInvocationsResult {
+    pub window_execution_task_invocation_identities: Vec<InvocationOut>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+/// In launch order; a page is a seek on (task execution, position).
+pub async fn describe_invocations(
+    api: &Api,
+    ctx: &Context,
+    req: DescribeInvocationsRequest,
+) -> Result<DescribeInvocationsResult, ApiError> {
+    let statuses = status_filter(req.filters)?;
+    let after = match pagination::decode(req.next_token.as_deref())? {
+        None => None,
+        Some(k) => Some(k.parse::<u32>().map_err(|_| ApiError::Validation("The specified NextToken is not valid.".into()))?),
+    };
+    let size = pagination::page_size(req.max_results, 10, 100);
+    let mut rows = api
+        .store
+        .list_invocations(&ctx.scope, &req.task_id, &statuses, after, size + 1)
+        .await
+        .map_err(internal)?;
+    if rows.is_empty() || rows[0].window_execution_id != req.window_execution_id {
+        // Nothing listed: say which ID is unknown, as the Get operations do.
+        task_execution(api, ctx, &req.window_execution_id, &req.task_id).await?;
+        rows.clear();
+    }
+    let next_token = if rows.len() > size {
+        rows.truncate(size);
+        rows.last().map(|i| pagination::encode(&i.seq.to_string()))
+    } else {
+        None
+    };
+    Ok(DescribeInvocationsResult {
+        window_execution_task_invocation_identities: rows.into_iter().map(InvocationOut::from).collect(),
+        next_token,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InvocationRequest {
+    pub window_execution_id: String,
+    pub task_id: String,
+    pub invocation_id: String,
+}
+
+/// The operation Casement grew from: one task on one target, every member of its page.
+pub async fn get_invocation(api: &Api, ctx: &Context, req: InvocationRequest) -> Result<InvocationOut, ApiError> {
+    match api
+        .store
+        .get_invocation(&ctx.scope, &req.window_execution_id, &req.task_id, &req.invocation_id)
+        .await
+        .map_err(internal)?
+    {
+        Some(i) => Ok(i.into()),
+        None => {
+            task_execution(api, ctx, &req.window_execution_id, &req.task_id).await?;
+            Err(invocation_not_found(&req.invocation_id))
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! Drives one window execution to its end: priority groups in order, each group's tasks
+//! in parallel, each task's invocations under MaxConcurrency and MaxErrors, cutoff and
+//! cancellation. Every transition is written (with its event) before the work it
+//! announces starts, so a driver restarted from the store picks up where the last one
+//! stopped: finished work is kept, in-flight Step Functions executions are followed,
+//! and only what never started is started.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use casement_model::{
+    ExecutionStatus, ResolvedTarget, Scope, TaskExecution, TaskInvocation, WindowExecution, WindowTask,
+};
+use casement_store::Change;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use crate::clock::sleep_until;
+use crate::params::{PseudoParams, Request};
+use crate::runner::{Outcome, Runners, Started};
+use crate::{events, limits, targets, Inner};
+
+pub const NO_TASKS: &str = "No tasks to execute.";
+pub const TASKS_FAILED: &str = "One or more tasks in the orchestration failed.";
+pub const WINDOW_TIMED_OUT: &str = "The maintenance window reached its cutoff before all tasks could run.";
+pub const TASK_CUT_OFF: &str = "The maintenance window reached its cutoff before all invocations of this task started.";
+pub const MAX_ERRORS_REACHED: &str = "The task exceeded its MaxErrors limit; no further invocations were started.";
+pub const OUTCOME_UNKNOWN: &str = "The server stopped while this invocation ran and its outcome could not be followed.";
+
+pub(crate) async fn drive(inner: Arc<Inner>, scope: Scope, mut exec: WindowExecution) {
+    let id = exec.window_execution_id.clone();
+    if exec.status.is_final() {
+        return;
+    }
+    let tasks = match exec.tasks.clone() {
+        Some(t) => t,
+        None => {
+            // First step of a fresh execution: fix the plan (the window's tasks now).
+            let mut tasks = inner.retry(|| inner.store.list_tasks(&scope, &exec.window_id)).await;
+            tasks.sort_by(|a, b| (a.priority, &a.window_task_id).cmp(&(b.priority, &b.window_task_id)));
+            exec.tasks = Some(tasks.clone());
+            inner.save(&scope, vec![Change::Execution(exec.clone())]).await;
+            tasks
+        }
+    };
+    if tasks.is_empty() {
+        return finish(&inner, &scope, exec, ExecutionStatus::Success, Some(NO_TASKS)).await;
+    }
+    let mut done: HashMap<String, TaskExecution> = inner
+        .retry(|| inner.store.list_task_executions(&scope, &id))
+        .await
+        .into_iter()
+        .map(|t| (t.window_task_id.to_string(), t))
+        .collect();
+    let mut groups: BTreeMap<i32, Vec<WindowTask>> = BTreeMap::new();
+    for t in tasks {
+        groups.entry(t.priority).or_default().push(t);
+    }
+
+    let mut cut_off = false;
+    for group in groups.values() {
+        refresh_cancel(&inner, &scope, &mut exec).await;
+        let any_started = group.iter().any(|t| done.contains_key(t.window_task_id.as_str()));
+        if !any_started {
+            if exec.cancel_requested {
+                break;
+            }
+            if inner.clock.now_ms() >= exec.cutoff_ms() {
+                cut_off = true;
+                break;
+            }
+        }
+        let mut running = Vec::new();
+        for task in group {
+            let te = match done.remove(task.window_task_id.as_str()) {
+                Some(te) if te.status.is_final() => {
+                    done.insert(task.window_task_id.to_string(), te);
+                    continue;
+                }
+                Some(te) => te,
+                None => start_task(&inner, &scope, &exec, task).await,
+            };
+            running.push(run_task(inner.clone(), scope.clone(), exec.clone(), task.clone(), te));
+        }
+        let mut group_run = std::pin::pin!(futures_util::future::join_all(running));
+        let finished = loop {
+            tokio::select! {
+                finished = &mut group_run => break finished,
+                _ = wait_for_cancel(&inner) => {
+                    refresh_cancel(&inner, &scope, &mut exec).await;
+                }
+            }
+        };
+        for te in finished {
+            done.insert(te.window_task_id.to_string(), te);
+        }
+    }
+
+    refresh_cancel(&inner, &scope, &mut exec).await;
+    let (status, details) = if exec.cancel_requested {
+        (ExecutionStatus::Cancelled, None)
+    } else if done.values().any(|t| t.status == ExecutionStatus::Failed) {
+        (ExecutionStatus::Failed, Some(TASKS_FAILED))
+    } else if cut_off || done.values().any(|t| t.status == ExecutionStatus::TimedOut) {
+        (ExecutionStatus::TimedOut, Some(WINDOW_TIMED_OUT))
+    } else {
+        (ExecutionStatus::Success, None)
+    };
+    finish(&inner, &scope, exec, status, details).await;
+}
+
+/// Wake on a cancel nudge, or every second (a cancel sent to another node).
+async fn wait_for_cancel(inner: &Inner) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), inner.signals.cancels.notified()).await;
+}
+
+/// Pick up a cancel request; the first time, the execution shows CANCELLING.
+async fn refresh_cancel(inner: &Inner, scope: &Scope, exec: &mut WindowExecution) {
+    if exec.cancel_requested {
+        return;
+    }
+    let Some(stored) = inner.retry(|| inner.store.get_execution(scope, &exec.window_execution_id)).await else {
+        return;
+    };
+    if stored.cancel_requested {
+        exec.cancel_requested = true;
+        exec.status = ExecutionStatus::Cancelling;
+        let ev = events::execution(scope, inner.clock.now_ms(), exec);
+        inner.save(scope, vec![Change::Execution(exec.clone()), Change::Event(ev)]).await;
+    }
+}
+
+async fn finish(
+    inner: &Inner,
+    scope: &Scope,
+    mut exec: WindowExecution,
+    status: ExecutionStatus,
+    details: Option<&str>,
+) {
+    exec.status = status;
+    exec.status_details = details.map(str::to_owned);
+    exec.end_ms = Some(inner.clock.now_ms().max(exec.start_ms));
+    let ev = events::execution(scope, inner.clock.now_ms(), &exec);
+    inner.save(scope, vec![Change::Execution(exec), Change::Event(ev)]).await;
+}
+
+/// Resolve the task's targets and record its execution as IN_PROGRESS.
+async fn start_task(inner: &Inner, scope: &Scope, exec: &WindowExecution, task: &WindowTask) -> TaskExecution {
+    let resolved = inner.retry(|| targets::resolve(&*inner.store, scope, &exec.window_id, task)).await;
+    let te = TaskExecution {
+        window_execution_id: exec.window_execution_id.clone(),
+        task_execution_id: casement_model::ids::new_uuid(),
+        window_task_id: task.window_task_id.clone(),
+        task_arn: task.task_arn.clone(),
+        task_type: task.task_type,
+        priority: task.priority,
+        max_concurrency: task.max_concurrency.clone(),
+        max_errors: task.max_errors.clone(),
+        status: ExecutionStatus::InProgress,
+        status_details: None,
+        start_ms: inner.clock.now_ms(),
+        end_ms: None,
+        targets: resolved,
+    };
+    let ev = events::task(scope, te.start_ms, &exec.window_id, &te);
+    inner.save(scope, vec![Change::Task(te.clone()), Change::Event(ev)]).await;
+    te
+}
+
+/// Run one task execution's invocations to the end and record its final status.
+async fn run_task(
+    inner: Arc<Inner>,
+    scope: Scope,
+    exec: WindowExecution,
+    task: WindowTask,
+    mut te: TaskExecution,
+) -> TaskExecution {
+    let existing = inner
+        .retry(|| inner.store.list_invocations(&scope, &te.task_execution_id, &[], None, usize::MAX))
+        .await;
+    let n = te.targets.len();
+    let concurrency = limits::max_concurrency(te.max_concurrency.as_deref(), n);
+    let max_errors = limits::max_errors(te.max_errors.as_deref(), n);
+    let cancel_at_cutoff = task.cutoff_behavior.as_deref() == Some("CANCEL_TASK");
+    let cutoff = exec.cutoff_ms();
+
+    let mut finals: Vec<ExecutionStatus> = Vec::new();
+    let mut in_flight = FuturesUnordered::new();
+    let mut launched = existing.len();
+    for inv in existing {
+        if inv.status.is_final() {
+            finals.push(inv.status);
+        } else {
+            in_flight.push(invoke(inner.clone(), scope.clone(), exec.clone(), task.clone(), te.clone(), inv, true));
+        }
+    }
+    let errors = |finals: &[ExecutionStatus]| finals.iter().filter(|s| **s != ExecutionStatus::Success).count();
+    let mut stopped_by_errors = false;
+    loop {
+        while in_flight.len() < concurrency && launched < n {
+            if errors(&finals) > max_errors {
+                stopped_by_errors = true;
+                break;
+            }
+            if cancel_at_cutoff && inner.clock.now_ms() >= cutoff {
+                break;
+            }
+            let inv = new_invocation(&inner, &scope, &exec, &task, &te, launched as u32).await;
+            in_flight.push(invoke(inner.clone(), scope.clone(), exec.clone(), task.clone(), te.clone(), inv, false));
+            launched += 1;
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        let more_to_start = launched < n && !stopped_by_errors;
+        tokio::select! {
+            Some(status) = in_flight.next() => finals.push(status),
+            _ = sleep_until(&*inner.clock, cutoff), if cancel_at_cutoff && more_to_start && inner.clock.now_ms() < cutoff => {}
+        }
+    }
+
+    let (status, details) = if finals.contains(&ExecutionStatus::Failed) || stopped_by_errors {
+        (ExecutionStatus::Failed, stopped_by_errors.then_some(MAX_ERRORS_REACHED))
+    } else if launched < n {
+        (ExecutionStatus::TimedOut, Some(TASK_CUT_OFF))
+    } else if finals.contains(&ExecutionStatus::TimedOut) {
+        (ExecutionStatus::TimedOut, None)
+    } else if finals.iter().any(|s| *s != ExecutionStatus::Success) {
+        (ExecutionStatus::Failed, None)
+    } else {
+        (ExecutionStatus::Success, None)
+    };
+    te.status = status;
+    te.status_details = details.map(str::to_owned);
+    te.end_ms = Some(inner.clock.now_ms());
+    let ev = events::task(&scope, inner.clock.now_ms(), &exec.window_id, &te);
+    inner.save(&scope, vec![Change::Task(te.clone()), Change::Event(ev)]).await;
+    te
+}
+
+fn request(exec: &WindowExecution, task: &WindowTask, te: &TaskExecution, inv: &TaskInvocation, target: &ResolvedTarget) -> Request {
+    Request::build(
+        task,
+        &PseudoParams {
+            window_id: exec.window_id.as_str(),
+            window_task_id: task.window_task_id.as_str(),
+            window_execution_id: &exec.window_execution_id,
+            task_execution_id: &te.task_execution_id,
+            invocation_id: &inv.invocation_id,
+            target,
+        },
+    )
+}
+
+/// Record a new invocation as IN_PROGRESS, before anything is sent.
+async fn new_invocation(
+    inner: &Inner,
+    scope: &Scope,
+    exec: &WindowExecution,
+    task: &WindowTask,
+    te: &TaskExecution,
+    seq: u32,
+) -> TaskInvocation {
+    let target = &te.targets[seq as usize];
+    let mut inv = TaskInvocation {
+        window_execution_id: exec.window_execution_id.clone(),
+        task_execution_id: te.task_execution_id.clone(),
+        invocation_id: casement_model::ids::new_uuid(),
+        seq,
+        execution_id: None,
+        task_type: te.task_type,
+        parameters: String::new(),
+        status: ExecutionStatus::InProgress,
+        status_details: None,
+        start_ms: inner.clock.now_ms(),
+        end_ms: None,
+        owner_information: target.owner_information.clone(),
+        window_target_id: target.window_target_id.clone(),
+        resource_id: target.resource_id.clone(),
+    };
+    inv.parameters = request(exec, task, te, &inv, target).parameters_json();
+    let ev = events::invocation(scope, inv.start_ms, &exec.window_id, &inv);
+    inner.save(scope, vec![Change::Invocation(inv.clone()), Change::Event(ev)]).await;
+    inv
+}
+
+/// Run (or, after a restart, pick up) one invocation and record how it ended.
+async fn invoke(
+    inner: Arc<Inner>,
+    scope: Scope,
+    exec: WindowExecution,
+    task: WindowTask,
+    te: TaskExecution,
+    mut inv: TaskInvocation,
+    resumed: bool,
+) -> ExecutionStatus {
+    let target = te.targets.get(inv.seq as usize).cloned().unwrap_or_else(|| ResolvedTarget {
+        resource_id: inv.resource_id.clone(),
+        target_type: String::new(),
+        window_target_id: inv.window_target_id.clone(),
+        owner_information: inv.owner_information.clone(),
+    });
+    let req = request(&exec, &task, &te, &inv, &target);
+    let outcome = match inner.runners.get(te.task_type) {
+        None => Outcome::failed(Runners::unsupported(te.task_type), None),
+        Some(runner) => {
+            let started = match (&inv.execution_id, resumed) {
+                (Some(id), true) => Started::Running(id.clone()),
+                (None, true) if !runner.restartable() => Started::Done(Outcome::failed(OUTCOME_UNKNOWN, None)),
+                _ => runner.start(&scope, &req).await,
+            };
+            match started {
+                Started::Done(o) => o,
+                Started::Running(id) => {
+                    if inv.execution_id.as_deref() != Some(&id) {
+                        inv.execution_id = Some(id.clone());
+                        inner.save(&scope, vec![Change::Invocation(inv.clone())]).await;
+                    }
+                    runner.follow(&scope, &req, &id).await
+                }
+            }
+        }
+    };
+    inv.status = outcome.status;
+    inv.status_details = outcome.status_details;
+    if outcome.execution_id.is_some() {
+        inv.execution_id = outcome.execution_id;
+    }
+    inv.end_ms = Some(inner.clock.now_ms());
+    let ev = events::invocation(&scope, inner.clock.now_ms(), &exec.window_id, &inv);
+    inner.save(&scope, vec![Change::Invocation(inv.clone()), Change::Event(ev)]).await;
+    inv.status
+}

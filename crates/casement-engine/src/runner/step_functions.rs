@@ -1,0 +1,101 @@
+//! STEP_FUNCTIONS tasks: `StartExecution`, then `DescribeExecution` until the execution
+//! ends. The ExecutionId is the execution ARN; it is recorded as soon as it is known,
+//! so after a restart the invocation is followed rather than started again.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sfn::config::Region;
+use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
+use casement_model::{ExecutionStatus, Scope};
+
+use super::aws::{AwsClients, PerRegion};
+use super::{clip, Outcome, Runner, Started};
+use crate::params::Request;
+
+pub struct StepFunctionsRunner {
+    aws: AwsClients,
+    endpoint: Option<String>,
+    poll: Duration,
+    clients: PerRegion<aws_sdk_sfn::Client>,
+}
+
+impl StepFunctionsRunner {
+    pub fn new(aws: AwsClients, endpoint: Option<String>, poll: Duration) -> Self {
+        Self { aws, endpoint, poll, clients: PerRegion::new() }
+    }
+
+    fn client(&self, region: &str) -> aws_sdk_sfn::Client {
+        self.clients.get(region, || {
+            let mut conf = aws_sdk_sfn::config::Builder::from(&self.aws.sdk).region(Region::new(region.to_owned()));
+            if let Some(url) = &self.endpoint {
+                conf = conf.endpoint_url(url);
+            }
+            aws_sdk_sfn::Client::from_conf(conf.build())
+        })
+    }
+}
+
+#[async_trait]
+impl Runner for StepFunctionsRunner {
+    async fn start(&self, scope: &Scope, request: &Request) -> Started {
+        let Request::StepFunctions { state_machine_arn, input, name } = request else {
+            return Started::Done(Outcome::failed("not a STEP_FUNCTIONS request", None));
+        };
+        let call = self
+            .client(&scope.region)
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(name)
+            .set_input(input.clone());
+        match call.send().await {
+            Ok(out) => Started::Running(out.execution_arn().to_owned()),
+            Err(e) => Started::Done(Outcome::failed(
+                format!("Step Functions StartExecution failed: {}", aws_sdk_sfn::error::DisplayErrorContext(&e)),
+                None,
+            )),
+        }
+    }
+
+    async fn follow(&self, scope: &Scope, _request: &Request, execution_arn: &str) -> Outcome {
+        let client = self.client(&scope.region);
+        let id = Some(execution_arn.to_owned());
+        let mut transient_errors = 0;
+        loop {
+            match client.describe_execution().execution_arn(execution_arn).send().await {
+                Ok(out) => {
+                    transient_errors = 0;
+                    let details = || {
+                        let cause = [out.error(), out.cause()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+                        (!cause.is_empty()).then(|| clip(cause))
+                    };
+                    let status = match out.status() {
+                        SfnStatus::Running | SfnStatus::PendingRedrive => None,
+                        SfnStatus::Succeeded => Some(ExecutionStatus::Success),
+                        SfnStatus::TimedOut => Some(ExecutionStatus::TimedOut),
+                        SfnStatus::Aborted => Some(ExecutionStatus::Cancelled),
+                        _ => Some(ExecutionStatus::Failed),
+                    };
+                    if let Some(status) = status {
+                        let status_details = if status == ExecutionStatus::Success { None } else { details() };
+                        return Outcome { status, status_details, execution_id: id };
+                    }
+                }
+                Err(e) => {
+                    transient_errors += 1;
+                    if transient_errors >= 30 {
+                        return Outcome::failed(
+                            format!("Step Functions DescribeExecution failed: {}", aws_sdk_sfn::error::DisplayErrorContext(&e)),
+                            id,
+                        );
+                    }
+                }
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    fn restartable(&self) -> bool {
+        true
+    }
+}
