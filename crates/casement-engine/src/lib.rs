@@ -42,6 +42,10 @@ pub struct EngineConfig {
     pub lease_ms: i64,
     /// How long finished executions are kept (AWS keeps 30 days).
     pub retention_ms: i64,
+    /// How often the scheduler and running executions look at the store for what they
+    /// were not told about (changes made through another node). Changes made through
+    /// this process wake them at once.
+    pub poll_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +54,7 @@ impl Default for EngineConfig {
             node_id: casement_model::ids::new_uuid(),
             lease_ms: 30_000,
             retention_ms: 30 * 24 * 3_600_000,
+            poll_ms: 1_000,
         }
     }
 }
@@ -82,10 +87,13 @@ impl Engine {
     /// Start the scheduler, housekeeping (leases, adoption of interrupted executions,
     /// retention) and one delivery loop per sink, on the current runtime.
     pub fn start(&self, sinks: Vec<Arc<dyn outbox::Sink>>) {
-        tokio::spawn(scheduler::housekeeping(self.inner.clone()));
-        tokio::spawn(scheduler::run(self.inner.clone()));
+        let inner = self.inner.clone();
+        supervise("housekeeping", move || scheduler::housekeeping(inner.clone()));
+        let inner = self.inner.clone();
+        supervise("scheduler", move || scheduler::run(inner.clone()));
         for sink in sinks {
-            tokio::spawn(outbox::deliver(self.inner.clone(), sink));
+            let inner = self.inner.clone();
+            supervise("event delivery", move || outbox::deliver(inner.clone(), sink.clone()));
         }
     }
 
@@ -93,6 +101,24 @@ impl Engine {
     pub fn driving(&self) -> usize {
         self.inner.driving.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
+}
+
+/// Run a loop that should never end; if it panics (a bug), log it and start it again
+/// rather than leave the server without a scheduler.
+fn supervise<F, Fut>(name: &'static str, make: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            match tokio::spawn(make()).await {
+                Err(e) if e.is_panic() => tracing::error!(task = name, "engine task panicked; restarting it"),
+                _ => tracing::error!(task = name, "engine task ended; restarting it"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
 }
 
 impl Inner {

@@ -109,9 +109,10 @@ pub(crate) async fn drive(inner: Arc<Inner>, scope: Scope, mut exec: WindowExecu
     finish(&inner, &scope, exec, status, details).await;
 }
 
-/// Wake on a cancel nudge, or every second (a cancel sent to another node).
+/// Wake on a cancel nudge, or after a poll interval (a cancel sent to another node).
 async fn wait_for_cancel(inner: &Inner) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), inner.signals.cancels.notified()).await;
+    let poll = Duration::from_millis(inner.config.poll_ms.max(1) as u64);
+    let _ = tokio::time::timeout(poll, inner.signals.cancels.notified()).await;
 }
 
 /// Pick up a cancel request; the first time, the execution shows CANCELLING.

@@ -19,9 +19,6 @@ use crate::{events, Inner};
 pub const MISSED_GRACE_MS: i64 = 60_000;
 /// Windows claimed per transaction.
 const BATCH: usize = 500;
-/// The longest the scheduler sleeps without looking (another node may have changed a
-/// window it was not told about).
-const MAX_SLEEP_MS: i64 = 1_000;
 
 /// What a due occurrence does: run, be recorded as skipped (the last run is still going),
 /// or be passed over (missed while the server was down).
@@ -75,8 +72,8 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         }
         let now = inner.clock.now_ms();
         let next = match inner.store.next_due_ms().await {
-            Ok(Some(ms)) => ms.min(now + MAX_SLEEP_MS),
-            _ => now + MAX_SLEEP_MS,
+            Ok(Some(ms)) => ms.min(now + inner.config.poll_ms),
+            _ => now + inner.config.poll_ms,
         };
         tokio::select! {
             _ = crate::clock::sleep_until(&*inner.clock, next) => {}
@@ -88,7 +85,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
 /// Keep leases of running executions fresh, adopt executions whose owner stopped, and
 /// purge history past retention.
 pub(crate) async fn housekeeping(inner: Arc<Inner>) {
-    let mut last_purge = i64::MIN;
+    let mut last_purge: Option<i64> = None;
     loop {
         let now = inner.clock.now_ms();
         if let Err(e) = inner.store.renew_leases(&inner.config.node_id, now + inner.config.lease_ms).await {
@@ -103,8 +100,8 @@ pub(crate) async fn housekeeping(inner: Arc<Inner>) {
             }
             Err(e) => tracing::warn!(error = %e, "adopting executions failed"),
         }
-        if now - last_purge >= 3_600_000 {
-            last_purge = now;
+        if last_purge.is_none_or(|at| now - at >= 3_600_000) {
+            last_purge = Some(now);
             match inner.store.purge_history(now - inner.config.retention_ms).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(executions = n, "purged execution history past retention"),

@@ -117,7 +117,10 @@ impl World {
 
     fn start(&self) {
         let runners = Runners::default().with(TaskType::Lambda, self.runner.clone());
-        let engine = Engine::new(self.store.clone(), self.clock.clone(), runners, self.signals.clone(), EngineConfig::default());
+        // One process on SQLite: every change reaches the engine as a nudge, so it need
+        // not poll the store each (virtual) second.
+        let config = EngineConfig { poll_ms: 60_000, lease_ms: 600_000, ..EngineConfig::default() };
+        let engine = Engine::new(self.store.clone(), self.clock.clone(), runners, self.signals.clone(), config);
         engine.start(vec![]);
     }
 

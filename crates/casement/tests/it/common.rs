@@ -37,7 +37,53 @@ pub const SERVED: &[&str] = &[
     "AddTagsToResource",
     "RemoveTagsFromResource",
     "ListTagsForResource",
+    "DescribeMaintenanceWindowExecutions",
+    "GetMaintenanceWindowExecution",
+    "CancelMaintenanceWindowExecution",
+    "DescribeMaintenanceWindowExecutionTasks",
+    "GetMaintenanceWindowExecutionTask",
+    "DescribeMaintenanceWindowExecutionTaskInvocations",
+    "GetMaintenanceWindowExecutionTaskInvocation",
 ];
+
+/// `at(…)` this many seconds from now, in UTC.
+pub fn at_in(secs: i64) -> String {
+    let t = chrono::Utc::now() + chrono::Duration::seconds(secs);
+    format!("at({})", t.format("%Y-%m-%dT%H:%M:%S"))
+}
+
+/// Poll DescribeMaintenanceWindowExecutions until the window has `n` final executions.
+pub async fn wait_for_executions(
+    c: &aws_sdk_ssm::Client,
+    window: &str,
+    n: usize,
+    secs: u64,
+) -> Vec<aws_sdk_ssm::types::MaintenanceWindowExecution> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let out = c.describe_maintenance_window_executions().window_id(window).send().await.expect("describe executions");
+        let done: Vec<_> = out
+            .window_executions()
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e.status(),
+                    Some(
+                        aws_sdk_ssm::types::MaintenanceWindowExecutionStatus::InProgress
+                            | aws_sdk_ssm::types::MaintenanceWindowExecutionStatus::Pending
+                            | aws_sdk_ssm::types::MaintenanceWindowExecutionStatus::Cancelling
+                    )
+                )
+            })
+            .cloned()
+            .collect();
+        if done.len() >= n {
+            return done;
+        }
+        assert!(std::time::Instant::now() < deadline, "window {window} did not finish: {out:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
 
 /// Create a window with the minimum members and return its ID.
 pub async fn create_window(c: &aws_sdk_ssm::Client, name: &str, schedule: &str, unassociated: bool) -> String {
@@ -104,6 +150,13 @@ impl Server {
             .env_remove("CASEMENT_SECRET_ACCESS_KEY")
             .env("CASEMENT_ACCOUNT_ID", ACCOUNT)
             .env("CASEMENT_LOG", "warn")
+            // The engine's AWS clients read the standard chain: give them a key and keep
+            // them off the instance metadata service and any real profile.
+            .env("AWS_ACCESS_KEY_ID", "AKIDFAKEAWS")
+            .env("AWS_SECRET_ACCESS_KEY", "fake-aws-secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

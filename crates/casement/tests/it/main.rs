@@ -2,6 +2,8 @@
 //! process over HTTP.
 
 mod common;
+mod engine_e2e;
+mod fake_aws;
 mod fuzz;
 mod isolation;
 mod lifecycle;
