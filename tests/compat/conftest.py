@@ -27,7 +27,11 @@ class Server:
     def __init__(self, *extra):
         self.dir = tempfile.TemporaryDirectory()
         env = dict(os.environ, CASEMENT_ACCESS_KEY_ID=AKID, CASEMENT_SECRET_ACCESS_KEY=SECRET,
-                   CASEMENT_ACCOUNT_ID=ACCOUNT, CASEMENT_LOG="warn")
+                   CASEMENT_ACCOUNT_ID=ACCOUNT, CASEMENT_LOG="warn",
+                   # The engine's AWS clients (Lambda, Step Functions) use the standard chain.
+                   AWS_ACCESS_KEY_ID="AKIDFAKEAWS", AWS_SECRET_ACCESS_KEY="fake-aws-secret",
+                   AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
         self.proc = subprocess.Popen(
             [_binary(), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dir.name, *extra],
             stdout=subprocess.PIPE, env=env, text=True)

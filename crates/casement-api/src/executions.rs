@@ -263,7 +263,11 @@ pub struct DescribeTasksResult {
     pub next_token: Option<String>,
 }
 
-pub async fn describe_tasks(api: &Api, ctx: &Context, req: DescribeTasksRequest) -> Result<DescribeTasksResult, ApiError> {
+pub async fn describe_tasks(
+    api: &Api,
+    ctx: &Context,
+    req: DescribeTasksRequest,
+) -> Result<DescribeTasksResult, ApiError> {
     let statuses = status_filter(req.filters)?;
     let e = execution(api, ctx, &req.window_execution_id).await?;
     let tasks = api.store.list_task_executions(&ctx.scope, &e.window_execution_id).await.map_err(internal)?;
@@ -435,14 +439,13 @@ pub async fn describe_invocations(
     let statuses = status_filter(req.filters)?;
     let after = match pagination::decode(req.next_token.as_deref())? {
         None => None,
-        Some(k) => Some(k.parse::<u32>().map_err(|_| ApiError::Validation("The specified NextToken is not valid.".into()))?),
+        Some(k) => {
+            Some(k.parse::<u32>().map_err(|_| ApiError::Validation("The specified NextToken is not valid.".into()))?)
+        }
     };
     let size = pagination::page_size(req.max_results, 10, 100);
-    let mut rows = api
-        .store
-        .list_invocations(&ctx.scope, &req.task_id, &statuses, after, size + 1)
-        .await
-        .map_err(internal)?;
+    let mut rows =
+        api.store.list_invocations(&ctx.scope, &req.task_id, &statuses, after, size + 1).await.map_err(internal)?;
     if rows.is_empty() || rows[0].window_execution_id != req.window_execution_id {
         // Nothing listed: say which ID is unknown, as the Get operations do.
         task_execution(api, ctx, &req.window_execution_id, &req.task_id).await?;

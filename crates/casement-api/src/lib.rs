@@ -18,8 +18,8 @@ pub mod windows;
 
 use std::sync::Arc;
 
-use casement_model::Scope;
 use casement_engine::Signals;
+use casement_model::Scope;
 use casement_store::Store;
 
 pub use dispatch::{dispatch, is_served, not_served};

@@ -74,7 +74,8 @@ pub async fn register(api: &Api, ctx: &Context, req: RegisterRequest) -> Result<
     let window_target_id = api.store.register_target(&ctx.scope, &target, idem.as_ref(), limit).await.map_err(|e| {
         on_create(e, || window_not_found(target.window_id.as_str()), "targets for this maintenance window")
     })?;
-    let ev = events::target_registration(&ctx.scope, ctx.now_ms, &target.window_id, window_target_id.as_str(), "REGISTERED");
+    let ev =
+        events::target_registration(&ctx.scope, ctx.now_ms, &target.window_id, window_target_id.as_str(), "REGISTERED");
     api.emit(ctx, ev).await;
     Ok(RegisterResult { window_target_id })
 }
@@ -136,8 +137,11 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Upda
         StoreError::NotFound => target_not_found(t.window_target_id.as_str()),
         other => internal(other),
     })?;
-    api.emit(ctx, events::target_registration(&ctx.scope, ctx.now_ms, &t.window_id, t.window_target_id.as_str(), "UPDATED"))
-        .await;
+    api.emit(
+        ctx,
+        events::target_registration(&ctx.scope, ctx.now_ms, &t.window_id, t.window_target_id.as_str(), "UPDATED"),
+    )
+    .await;
     Ok(UpdateResult {
         window_id: t.window_id,
         window_target_id: t.window_target_id,
@@ -176,7 +180,13 @@ pub async fn deregister(api: &Api, ctx: &Context, req: DeregisterRequest) -> Res
             )),
             other => internal(other),
         })?;
-    let ev = events::target_registration(&ctx.scope, ctx.now_ms, &req.window_id, req.window_target_id.as_str(), "DEREGISTERED");
+    let ev = events::target_registration(
+        &ctx.scope,
+        ctx.now_ms,
+        &req.window_id,
+        req.window_target_id.as_str(),
+        "DEREGISTERED",
+    );
     api.emit(ctx, ev).await;
     Ok(DeregisterResult { window_id: req.window_id, window_target_id: req.window_target_id })
 }

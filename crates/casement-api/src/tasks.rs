@@ -322,7 +322,11 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Task
         StoreError::NotFound => task_not_found(t.window_task_id.as_str()),
         other => internal(other),
     })?;
-    api.emit(ctx, events::task_registration(&ctx.scope, ctx.now_ms, &t.window_id, t.window_task_id.as_str(), "UPDATED")).await;
+    api.emit(
+        ctx,
+        events::task_registration(&ctx.scope, ctx.now_ms, &t.window_id, t.window_task_id.as_str(), "UPDATED"),
+    )
+    .await;
     Ok(TaskResult::new(t, false))
 }
 
@@ -339,7 +343,8 @@ pub async fn deregister(api: &Api, ctx: &Context, req: IdRequest) -> Result<Dere
         StoreError::NotFound => task_not_found(req.window_task_id.as_str()),
         other => internal(other),
     })?;
-    let ev = events::task_registration(&ctx.scope, ctx.now_ms, &req.window_id, req.window_task_id.as_str(), "DEREGISTERED");
+    let ev =
+        events::task_registration(&ctx.scope, ctx.now_ms, &req.window_id, req.window_task_id.as_str(), "DEREGISTERED");
     api.emit(ctx, ev).await;
     Ok(DeregisterResult { window_id: req.window_id, window_task_id: req.window_task_id })
 }

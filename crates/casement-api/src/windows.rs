@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use casement_model::{Tag, Target, Window, WindowId};
-use casement_protocol::{timefmt, ApiError};
 use casement_engine::events;
 use casement_engine::window_schedule::next_fire_after;
+use casement_model::{Tag, Target, Window, WindowId};
+use casement_protocol::{timefmt, ApiError};
 use casement_store::{Idempotency, NextFire, StoreError, WindowFilter};
 use serde::{Deserialize, Serialize};
 

@@ -176,9 +176,8 @@ async fn run_task(
     task: WindowTask,
     mut te: TaskExecution,
 ) -> TaskExecution {
-    let existing = inner
-        .retry(|| inner.store.list_invocations(&scope, &te.task_execution_id, &[], None, usize::MAX))
-        .await;
+    let existing =
+        inner.retry(|| inner.store.list_invocations(&scope, &te.task_execution_id, &[], None, usize::MAX)).await;
     let n = te.targets.len();
     let concurrency = limits::max_concurrency(te.max_concurrency.as_deref(), n);
     let max_errors = limits::max_errors(te.max_errors.as_deref(), n);
@@ -239,7 +238,13 @@ async fn run_task(
     te
 }
 
-fn request(exec: &WindowExecution, task: &WindowTask, te: &TaskExecution, inv: &TaskInvocation, target: &ResolvedTarget) -> Request {
+fn request(
+    exec: &WindowExecution,
+    task: &WindowTask,
+    te: &TaskExecution,
+    inv: &TaskInvocation,
+    target: &ResolvedTarget,
+) -> Request {
     Request::build(
         task,
         &PseudoParams {

@@ -71,20 +71,34 @@ impl PseudoParams<'_> {
 /// What one invocation sends, pseudo parameters substituted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Lambda { function_name: String, payload: Option<Vec<u8>>, qualifier: Option<String>, client_context: Option<String> },
-    StepFunctions { state_machine_arn: String, input: Option<String>, name: String },
-    Automation { document_name: String, document_version: Option<String>, parameters: BTreeMap<String, Vec<String>> },
-    RunCommand { document_name: String, parameters: BTreeMap<String, Vec<String>>, resource_id: String },
+    Lambda {
+        function_name: String,
+        payload: Option<Vec<u8>>,
+        qualifier: Option<String>,
+        client_context: Option<String>,
+    },
+    StepFunctions {
+        state_machine_arn: String,
+        input: Option<String>,
+        name: String,
+    },
+    Automation {
+        document_name: String,
+        document_version: Option<String>,
+        parameters: BTreeMap<String, Vec<String>>,
+    },
+    RunCommand {
+        document_name: String,
+        parameters: BTreeMap<String, Vec<String>>,
+        resource_id: String,
+    },
 }
 
 impl Request {
     pub fn build(task: &WindowTask, p: &PseudoParams<'_>) -> Request {
         let tip = task.task_invocation_parameters.clone().unwrap_or_else(TaskInvocationParameters::default);
         let sub_map = |m: Option<BTreeMap<String, Vec<String>>>| -> BTreeMap<String, Vec<String>> {
-            m.unwrap_or_default()
-                .into_iter()
-                .map(|(k, vs)| (k, vs.iter().map(|v| p.substitute(v)).collect()))
-                .collect()
+            m.unwrap_or_default().into_iter().map(|(k, vs)| (k, vs.iter().map(|v| p.substitute(v)).collect())).collect()
         };
         match task.task_type {
             TaskType::Lambda => {

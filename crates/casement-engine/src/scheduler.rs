@@ -111,4 +111,3 @@ pub(crate) async fn housekeeping(inner: Arc<Inner>) {
         tokio::time::sleep(Duration::from_millis((inner.config.lease_ms / 3).max(100) as u64)).await;
     }
 }
-

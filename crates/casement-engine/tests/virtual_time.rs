@@ -13,7 +13,7 @@ use casement_engine::runner::{Outcome, Started};
 use casement_engine::{Engine, EngineConfig, Runner, Runners, Signals, TokioClock};
 use casement_model::task::{LambdaParameters, TaskInvocationParameters};
 use casement_model::{
-    ExecutionStatus, Scope, Tag, TaskExecution, TaskInvocation, TaskType, Target, Window, WindowExecution, WindowId,
+    ExecutionStatus, Scope, Tag, Target, TaskExecution, TaskInvocation, TaskType, Window, WindowExecution, WindowId,
     WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 use casement_store::sqlite::{SqliteStore, Synchronous};
@@ -291,7 +291,8 @@ async fn next_group_runs_whatever_the_last_groups_outcome() {
     let w = World::new(fail(MIN)).await;
     let id = w.due_window(2, 0).await;
     let first = w.task(&id, TaskType::Lambda, 0, instances(&["i-aaaaaaaaaaaaaaaaa"]), Some("1"), Some("0"), None).await;
-    let second = w.task(&id, TaskType::Lambda, 1, instances(&["i-bbbbbbbbbbbbbbbbb"]), Some("1"), Some("0"), None).await;
+    let second =
+        w.task(&id, TaskType::Lambda, 1, instances(&["i-bbbbbbbbbbbbbbbbb"]), Some("1"), Some("0"), None).await;
     w.script("i-bbbbbbbbbbbbbbbbb", ok(MIN));
     w.start();
     w.run_until(T0 + 2 * HOUR).await;
@@ -405,7 +406,8 @@ async fn duration_ends_the_window_when_cutoff_is_zero() {
     let w = World::new(ok(70 * MIN)).await;
     let id = w.due_window(1, 0).await;
     w.task(&id, TaskType::Lambda, 0, instances(&["i-aaaaaaaaaaaaaaaaa"]), Some("1"), Some("0"), None).await;
-    let second = w.task(&id, TaskType::Lambda, 1, instances(&["i-bbbbbbbbbbbbbbbbb"]), Some("1"), Some("0"), None).await;
+    let second =
+        w.task(&id, TaskType::Lambda, 1, instances(&["i-bbbbbbbbbbbbbbbbb"]), Some("1"), Some("0"), None).await;
     w.start();
     w.run_until(T0 + 3 * HOUR).await;
     let e = w.only_execution(&id).await;
@@ -419,7 +421,8 @@ async fn cancel_lets_running_tasks_finish_and_starts_nothing_else() {
     let w = World::new(ok(30 * MIN)).await;
     let id = w.due_window(3, 1).await;
     let first = w.task(&id, TaskType::Lambda, 0, instances(&["i-aaaaaaaaaaaaaaaaa"]), Some("1"), Some("0"), None).await;
-    let second = w.task(&id, TaskType::Lambda, 1, instances(&["i-bbbbbbbbbbbbbbbbb"]), Some("1"), Some("0"), None).await;
+    let second =
+        w.task(&id, TaskType::Lambda, 1, instances(&["i-bbbbbbbbbbbbbbbbb"]), Some("1"), Some("0"), None).await;
     w.start();
     w.run_until(T0 + 10 * MIN).await;
     let e = w.only_execution(&id).await;
@@ -478,14 +481,20 @@ async fn targetless_task_runs_once() {
 async fn tag_targets_resolve_against_node_tags_when_the_task_starts() {
     let w = World::new(ok(MIN)).await;
     let id = w.due_window(2, 1).await;
-    for (node, env, role) in
-        [("mi-00000000000000001", "prod", "web"), ("mi-00000000000000002", "dev", "web"), ("mi-00000000000000003", "prod", "db")]
-    {
+    for (node, env, role) in [
+        ("mi-00000000000000001", "prod", "web"),
+        ("mi-00000000000000002", "dev", "web"),
+        ("mi-00000000000000003", "prod", "db"),
+    ] {
         let tags = [Tag { key: "Env".into(), value: env.into() }, Tag { key: "Role".into(), value: role.into() }];
         w.store.add_tags(&w.scope, "ManagedInstance", node, &tags, 50).await.unwrap();
     }
     let prod = w
-        .target(&id, vec![Target { key: Some("tag:Env".into()), values: Some(vec!["prod".into()]) }], Some("owner-prod"))
+        .target(
+            &id,
+            vec![Target { key: Some("tag:Env".into()), values: Some(vec!["prod".into()]) }],
+            Some("owner-prod"),
+        )
         .await;
     let web_prod = w
         .target(
@@ -501,7 +510,13 @@ async fn tag_targets_resolve_against_node_tags_when_the_task_starts() {
     let t = w.task(&id, TaskType::Lambda, 0, window_targets(&[&prod, &web_prod]), Some("10"), Some("0"), None).await;
     // A node tagged after registration but before the window runs is included.
     w.store
-        .add_tags(&w.scope, "ManagedInstance", "mi-00000000000000004", &[Tag { key: "Env".into(), value: "prod".into() }], 50)
+        .add_tags(
+            &w.scope,
+            "ManagedInstance",
+            "mi-00000000000000004",
+            &[Tag { key: "Env".into(), value: "prod".into() }],
+            50,
+        )
         .await
         .unwrap();
     w.start();

@@ -2,10 +2,11 @@
 //! `&dyn Store` and instantiated for each backend with [`store_test_suite!`].
 
 use casement_model::{
-    Scope, Tag, Target, TaskType, Window, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
+    ExecutionStatus, Scope, Tag, Target, TaskExecution, TaskInvocation, TaskType, Window, WindowExecution, WindowId,
+    WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 
-use crate::{Idempotency, NextFire, Store, StoreError, WindowFilter};
+use crate::{Change, Due, ExecutionFilter, Firing, Idempotency, NextFire, Store, StoreError, WindowFilter};
 
 pub fn window(name: &str) -> Window {
     Window {
@@ -128,7 +129,10 @@ pub async fn idempotent_create(s: &dyn Store) {
 pub async fn limits_are_enforced(s: &dyn Store) {
     let sc = Scope::new("444444444444", "us-east-1");
     s.create_window(&sc, &window("1"), &[], None, Some(1), NextFire::Never).await.unwrap();
-    assert!(matches!(s.create_window(&sc, &window("2"), &[], None, Some(1), NextFire::Never).await, Err(StoreError::LimitExceeded(1))));
+    assert!(matches!(
+        s.create_window(&sc, &window("2"), &[], None, Some(1), NextFire::Never).await,
+        Err(StoreError::LimitExceeded(1))
+    ));
 }
 
 pub async fn targets_tasks_and_safe_deregister(s: &dyn Store) {
@@ -183,13 +187,187 @@ pub async fn tags_overwrite_and_limit(s: &dyn Store) {
 }
 
 /// Instantiate the conformance suite for a backend: `$make` is an async expression
+fn execution(w: &WindowId, start_ms: i64, status: ExecutionStatus) -> WindowExecution {
+    WindowExecution {
+        window_id: w.clone(),
+        window_execution_id: casement_model::ids::new_uuid(),
+        status,
+        status_details: None,
+        start_ms,
+        end_ms: status.is_final().then_some(start_ms + 10),
+        duration: 2,
+        cutoff: 1,
+        tasks: None,
+        cancel_requested: false,
+    }
+}
+
+/// The scheduler's claim: a due window fires once however often `fire_due` runs, its
+/// next fire time moves in the same transaction, and a running execution is reported.
+pub async fn due_windows_fire_once(s: &dyn Store) {
+    let sc = Scope::new(casement_model::ids::new_uuid()[..12].to_owned(), "us-east-1");
+    let due = window("due");
+    let later = window("later");
+    s.create_window(&sc, &due, &[], None, None, NextFire::At(1_000)).await.unwrap();
+    s.create_window(&sc, &later, &[], None, None, NextFire::At(5_000)).await.unwrap();
+    let decide = |d: Due<'_>| Firing {
+        execution: Some(execution(
+            &d.window.window_id,
+            d.due_ms,
+            if d.running { ExecutionStatus::SkippedOverlapping } else { ExecutionStatus::InProgress },
+        )),
+        next_fire_ms: Some(d.due_ms + 10_000),
+        events: vec![format!("fired {}", d.window.window_id)],
+    };
+    let fired = s.fire_due(2_000, 100, "node-a", 60_000, &decide).await.unwrap();
+    let mine: Vec<_> = fired.iter().filter(|(f, _)| *f == sc).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].1.window_id, due.window_id);
+    assert!(
+        s.fire_due(2_000, 100, "node-a", 60_000, &decide).await.unwrap().iter().all(|(f, _)| *f != sc),
+        "claimed once"
+    );
+    assert!(s.next_due_ms().await.unwrap().is_some());
+    // The next occurrence of `due` finds its first execution still running.
+    let fired = s.fire_due(11_000, 100, "node-a", 60_000, &decide).await.unwrap();
+    let statuses: Vec<_> =
+        fired.iter().filter(|(f, _)| *f == sc).map(|(_, e)| (e.window_id.clone(), e.status)).collect();
+    assert!(statuses.contains(&(due.window_id.clone(), ExecutionStatus::SkippedOverlapping)));
+    assert!(statuses.contains(&(later.window_id.clone(), ExecutionStatus::InProgress)));
+    // Disabling (NextFire::Never) takes a window out of the schedule.
+    s.update_window(&sc, &due, NextFire::Never).await.unwrap();
+    let fired = s.fire_due(100_000, 100, "node-a", 60_000, &decide).await.unwrap();
+    assert!(fired.iter().all(|(_, e)| e.window_id != due.window_id));
+}
+
+pub async fn executions_round_trip_and_page(s: &dyn Store) {
+    let sc = scope();
+    let w = WindowId::generate();
+    let mut all = Vec::new();
+    for i in 0..5 {
+        let e = execution(&w, 1_000 * i, ExecutionStatus::Success);
+        s.apply(&sc, &[Change::Execution(e.clone())]).await.unwrap();
+        all.push(e);
+    }
+    assert_eq!(s.get_execution(&sc, &all[0].window_execution_id).await.unwrap().as_ref(), Some(&all[0]));
+    assert_eq!(
+        s.get_execution(&Scope::new("999999999999", "us-east-1"), &all[0].window_execution_id).await.unwrap(),
+        None
+    );
+    let f = ExecutionFilter::default();
+    let page = s.list_executions(&sc, &w, &f, None, 2).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.start_ms).collect::<Vec<_>>(), [4_000, 3_000], "newest first");
+    let key = (page[1].start_ms, page[1].window_execution_id.clone());
+    let next = s.list_executions(&sc, &w, &f, Some(&key), 10).await.unwrap();
+    assert_eq!(next.iter().map(|e| e.start_ms).collect::<Vec<_>>(), [2_000, 1_000, 0]);
+    let f = ExecutionFilter { started_after_ms: Some(500), started_before_ms: Some(3_500) };
+    let mid = s.list_executions(&sc, &w, &f, None, 10).await.unwrap();
+    assert_eq!(mid.iter().map(|e| e.start_ms).collect::<Vec<_>>(), [3_000, 2_000, 1_000]);
+
+    let te = TaskExecution {
+        window_execution_id: all[0].window_execution_id.clone(),
+        task_execution_id: casement_model::ids::new_uuid(),
+        window_task_id: WindowTaskId::generate(),
+        task_arn: "arn".into(),
+        task_type: TaskType::Lambda,
+        priority: 0,
+        max_concurrency: None,
+        max_errors: None,
+        status: ExecutionStatus::InProgress,
+        status_details: None,
+        start_ms: 1,
+        end_ms: None,
+        targets: vec![],
+    };
+    let inv = |seq: u32, status| TaskInvocation {
+        window_execution_id: te.window_execution_id.clone(),
+        task_execution_id: te.task_execution_id.clone(),
+        invocation_id: casement_model::ids::new_uuid(),
+        seq,
+        execution_id: None,
+        task_type: TaskType::Lambda,
+        parameters: "{}".into(),
+        status,
+        status_details: None,
+        start_ms: 1,
+        end_ms: None,
+        owner_information: None,
+        window_target_id: None,
+        resource_id: format!("i-{seq}"),
+    };
+    let invs: Vec<TaskInvocation> =
+        (0..5).map(|i| inv(i, if i % 2 == 0 { ExecutionStatus::Success } else { ExecutionStatus::Failed })).collect();
+    let mut changes = vec![Change::Task(te.clone())];
+    changes.extend(invs.iter().cloned().map(Change::Invocation));
+    s.apply(&sc, &changes).await.unwrap();
+    // Upserts replace.
+    let mut done = te.clone();
+    done.status = ExecutionStatus::Success;
+    s.apply(&sc, &[Change::Task(done.clone())]).await.unwrap();
+    assert_eq!(s.list_task_executions(&sc, &te.window_execution_id).await.unwrap(), vec![done.clone()]);
+    assert_eq!(s.get_task_execution(&sc, &te.window_execution_id, &te.task_execution_id).await.unwrap(), Some(done));
+    let page = s.list_invocations(&sc, &te.task_execution_id, &[], Some(1), 2).await.unwrap();
+    assert_eq!(page.iter().map(|i| i.seq).collect::<Vec<_>>(), [2, 3]);
+    let failed = s.list_invocations(&sc, &te.task_execution_id, &[ExecutionStatus::Failed], None, 10).await.unwrap();
+    assert_eq!(failed.iter().map(|i| i.seq).collect::<Vec<_>>(), [1, 3]);
+    let got =
+        s.get_invocation(&sc, &te.window_execution_id, &te.task_execution_id, &invs[4].invocation_id).await.unwrap();
+    assert_eq!(got.as_ref(), Some(&invs[4]));
+    assert_eq!(s.get_invocation(&sc, "other", &te.task_execution_id, &invs[4].invocation_id).await.unwrap(), None);
+}
+
+pub async fn cancel_adopt_and_purge(s: &dyn Store) {
+    let sc = scope();
+    let w = WindowId::generate();
+    let running = execution(&w, 10, ExecutionStatus::InProgress);
+    let finished = execution(&w, 20, ExecutionStatus::Success);
+    s.apply(&sc, &[Change::Execution(running.clone()), Change::Execution(finished.clone())]).await.unwrap();
+    let c = s.request_cancel(&sc, &running.window_execution_id).await.unwrap().unwrap();
+    assert!(c.cancel_requested);
+    // The driver's upserts do not clear a cancel request.
+    s.apply(&sc, &[Change::Execution(running.clone())]).await.unwrap();
+    assert!(s.get_execution(&sc, &running.window_execution_id).await.unwrap().unwrap().cancel_requested);
+    let f = s.request_cancel(&sc, &finished.window_execution_id).await.unwrap().unwrap();
+    assert!(!f.cancel_requested, "a finished execution is not cancelled");
+    assert_eq!(s.request_cancel(&sc, "no-such-execution").await.unwrap(), None);
+    // An unowned running execution is adopted; a second node does not take it while leased.
+    let adopted = s.adopt_executions("node-a", 100, 100_000).await.unwrap();
+    assert!(adopted.iter().any(|(_, e)| e.window_execution_id == running.window_execution_id));
+    assert!(adopted.iter().all(|(_, e)| !e.status.is_final()));
+    s.renew_leases("node-a", 200_000).await.unwrap();
+    // Purge: only finished executions that ended before the cutoff.
+    assert!(s.purge_history(35).await.unwrap() >= 1);
+    assert_eq!(s.get_execution(&sc, &finished.window_execution_id).await.unwrap(), None);
+    assert!(s.get_execution(&sc, &running.window_execution_id).await.unwrap().is_some());
+}
+
+pub async fn event_cursors(s: &dyn Store) {
+    let sink = format!("test-{}", casement_model::ids::new_uuid());
+    assert_eq!(s.event_cursor(&sink).await.unwrap(), 0);
+    s.set_event_cursor(&sink, 7).await.unwrap();
+    s.set_event_cursor(&sink, 5).await.unwrap();
+    assert_eq!(s.event_cursor(&sink).await.unwrap(), 7, "cursors never move back");
+}
+
+pub async fn tagged_resources_match(s: &dyn Store) {
+    let sc = Scope::new(casement_model::ids::new_uuid()[..12].to_owned(), "us-east-1");
+    for (node, env) in [("mi-1", "prod"), ("mi-2", "dev"), ("mi-3", "prod")] {
+        s.add_tags(&sc, "ManagedInstance", node, &[Tag { key: "Env".into(), value: env.into() }], 50).await.unwrap();
+    }
+    assert_eq!(s.tagged_resources(&sc, "ManagedInstance", "Env", &["prod".into()]).await.unwrap(), ["mi-1", "mi-3"]);
+    assert_eq!(s.tagged_resources(&sc, "ManagedInstance", "Env", &[]).await.unwrap(), ["mi-1", "mi-2", "mi-3"]);
+    assert!(s.tagged_resources(&sc, "MaintenanceWindow", "Env", &[]).await.unwrap().is_empty());
+}
+
 /// yielding `(store, guard)`, where the guard keeps any temporary resources alive.
 #[macro_export]
 macro_rules! store_test_suite {
     ($make:expr) => {
         $crate::store_test_suite!(@tests $make;
             window_round_trip, scopes_are_isolated, list_pages_and_filters, idempotent_create,
-            limits_are_enforced, targets_tasks_and_safe_deregister, delete_cascades, tags_overwrite_and_limit);
+            limits_are_enforced, targets_tasks_and_safe_deregister, delete_cascades, tags_overwrite_and_limit,
+            due_windows_fire_once, executions_round_trip_and_page, cancel_adopt_and_purge, event_cursors,
+            tagged_resources_match);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
@@ -226,7 +404,7 @@ mod sqlite_suite {
         let w = super::window("durable");
         {
             let s = SqliteStore::open(dir.path(), Synchronous::Normal).unwrap();
-            s.create_window(&super::scope(), &w, &[], None, None, NextFire::Never).await.unwrap();
+            s.create_window(&super::scope(), &w, &[], None, None, crate::NextFire::Never).await.unwrap();
         }
         let s = SqliteStore::open(dir.path(), Synchronous::Normal).unwrap();
         assert_eq!(s.get_window(&super::scope(), &w.window_id).await.unwrap().as_deref(), Some(&w));

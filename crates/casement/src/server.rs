@@ -94,7 +94,12 @@ async fn start_engine(args: &ServeArgs, store: Arc<dyn Store>, signals: Arc<Sign
     }
     if let Some(endpoint) = &args.eventbridge_endpoint {
         let endpoint = (endpoint != "aws").then(|| endpoint.clone());
-        sinks.push(Arc::new(EventBridgeSink::new(&aws, &args.eventbridge_region, endpoint, args.event_bus_name.clone())));
+        sinks.push(Arc::new(EventBridgeSink::new(
+            &aws,
+            &args.eventbridge_region,
+            endpoint,
+            args.event_bus_name.clone(),
+        )));
     }
     let config = EngineConfig {
         retention_ms: i64::from(args.history_retention_days) * 24 * 3_600_000,

@@ -55,7 +55,8 @@ impl Runner for LambdaRunner {
                 let id = out.request_id().map(str::to_owned);
                 match out.function_error() {
                     Some(kind) => {
-                        let body = out.payload().map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()).unwrap_or_default();
+                        let body =
+                            out.payload().map(|b| String::from_utf8_lossy(b.as_ref()).into_owned()).unwrap_or_default();
                         Outcome::failed(format!("Lambda function error ({kind}): {body}"), id)
                     }
                     None => Outcome::success(id),

@@ -90,8 +90,12 @@ impl Runners {
     /// StatusDetails for an invocation whose task type has no runner here.
     pub fn unsupported(task_type: TaskType) -> String {
         match task_type {
-            TaskType::Automation => "AUTOMATION tasks are not supported by Casement yet: the invocation was not run.".into(),
-            TaskType::RunCommand => "RUN_COMMAND tasks need the Run Command service, which this server does not run yet.".into(),
+            TaskType::Automation => {
+                "AUTOMATION tasks are not supported by Casement yet: the invocation was not run.".into()
+            }
+            TaskType::RunCommand => {
+                "RUN_COMMAND tasks need the Run Command service, which this server does not run yet.".into()
+            }
             other => format!("No runner is configured for {} tasks.", other.as_str()),
         }
     }

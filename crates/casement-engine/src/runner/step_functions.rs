@@ -85,7 +85,10 @@ impl Runner for StepFunctionsRunner {
                     transient_errors += 1;
                     if transient_errors >= 30 {
                         return Outcome::failed(
-                            format!("Step Functions DescribeExecution failed: {}", aws_sdk_sfn::error::DisplayErrorContext(&e)),
+                            format!(
+                                "Step Functions DescribeExecution failed: {}",
+                                aws_sdk_sfn::error::DisplayErrorContext(&e)
+                            ),
                             id,
                         );
                     }

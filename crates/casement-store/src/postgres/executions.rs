@@ -124,7 +124,13 @@ impl PgStore {
                          VALUES ($1, $2, $3, $4, $5)
                          ON CONFLICT (account, region, window_execution_id, task_execution_id)
                          DO UPDATE SET doc = excluded.doc",
-                        &[&scope.account, &scope.region, &t.window_execution_id, &t.task_execution_id, &serde_json::to_string(t)?],
+                        &[
+                            &scope.account,
+                            &scope.region,
+                            &t.window_execution_id,
+                            &t.task_execution_id,
+                            &serde_json::to_string(t)?,
+                        ],
                     )
                     .await?;
                 }
@@ -184,7 +190,11 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn pg_request_cancel(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError> {
+    pub(super) async fn pg_request_cancel(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<WindowExecution>, StoreError> {
         {
             let client = self.client().await;
             client
@@ -198,7 +208,11 @@ impl PgStore {
         self.pg_get_execution(scope, id).await
     }
 
-    pub(super) async fn pg_get_execution(&self, scope: &Scope, id: &str) -> Result<Option<WindowExecution>, StoreError> {
+    pub(super) async fn pg_get_execution(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<WindowExecution>, StoreError> {
         let client = self.client().await;
         let row = client
             .query_opt(
@@ -288,8 +302,11 @@ impl PgStore {
             &[&before],
         )
         .await?;
-        tx.execute(&format!("DELETE FROM task_executions WHERE (account, region, window_execution_id) IN {OLD}"), &[&before])
-            .await?;
+        tx.execute(
+            &format!("DELETE FROM task_executions WHERE (account, region, window_execution_id) IN {OLD}"),
+            &[&before],
+        )
+        .await?;
         let n = tx.execute("DELETE FROM window_executions WHERE finished AND end_ms < $1", &[&before]).await?;
         tx.execute("DELETE FROM events WHERE created_ms < $1", &[&before]).await?;
         tx.commit().await?;

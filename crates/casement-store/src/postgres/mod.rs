@@ -700,10 +700,7 @@ impl Store for PgStore {
 
     async fn event_cursor(&self, sink: &str) -> Result<i64, StoreError> {
         let client = self.client().await;
-        Ok(client
-            .query_opt("SELECT seq FROM event_cursors WHERE sink = $1", &[&sink])
-            .await?
-            .map_or(0, |r| r.get(0)))
+        Ok(client.query_opt("SELECT seq FROM event_cursors WHERE sink = $1", &[&sink]).await?.map_or(0, |r| r.get(0)))
     }
 
     async fn set_event_cursor(&self, sink: &str, seq: i64) -> Result<(), StoreError> {

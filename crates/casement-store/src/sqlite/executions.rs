@@ -7,7 +7,12 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::{doc, lock, now_ms, SqliteStore};
 use crate::{Change, Decide, Due, ExecutionFilter, ExecutionKey, StoreError};
 
-fn put_execution(tx: &Transaction<'_>, scope: &Scope, e: &WindowExecution, lease: Option<(&str, i64)>) -> Result<(), StoreError> {
+fn put_execution(
+    tx: &Transaction<'_>,
+    scope: &Scope,
+    e: &WindowExecution,
+    lease: Option<(&str, i64)>,
+) -> Result<(), StoreError> {
     let body = serde_json::to_string(e)?;
     let (owner, until) = lease.map_or((None, None), |(o, u)| (Some(o), Some(u)));
     tx.prepare_cached(
@@ -67,7 +72,8 @@ impl SqliteStore {
                     "SELECT account, region, doc, next_fire_ms FROM windows
                      WHERE next_fire_ms IS NOT NULL AND next_fire_ms <= ?1 ORDER BY next_fire_ms LIMIT ?2",
                 )?;
-                let rows = stmt.query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                let rows =
+                    stmt.query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
             let mut fired = Vec::new();
@@ -86,7 +92,12 @@ impl SqliteStore {
                 tx.prepare_cached(
                     "UPDATE windows SET next_fire_ms = ?4 WHERE account = ?1 AND region = ?2 AND window_id = ?3",
                 )?
-                .execute(params![scope.account, scope.region, window.window_id.as_str(), firing.next_fire_ms])?;
+                .execute(params![
+                    scope.account,
+                    scope.region,
+                    window.window_id.as_str(),
+                    firing.next_fire_ms
+                ])?;
                 for ev in &firing.events {
                     put_event(tx, ev)?;
                 }
@@ -146,7 +157,11 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn adopt_sync(&self, owner: &str, lease_until: i64) -> Result<Vec<(Scope, WindowExecution)>, StoreError> {
+    pub(super) fn adopt_sync(
+        &self,
+        owner: &str,
+        lease_until: i64,
+    ) -> Result<Vec<(Scope, WindowExecution)>, StoreError> {
         // One process owns the database file (exclusive locking), so whatever another
         // owner left running is this process's to finish: no need to wait for leases.
         self.write(|tx| {
@@ -240,12 +255,18 @@ impl SqliteStore {
         Ok(out)
     }
 
-    pub(super) fn list_task_executions_sync(&self, scope: &Scope, execution: &str) -> Result<Vec<TaskExecution>, StoreError> {
+    pub(super) fn list_task_executions_sync(
+        &self,
+        scope: &Scope,
+        execution: &str,
+    ) -> Result<Vec<TaskExecution>, StoreError> {
         let mut tasks: Vec<TaskExecution> = self.query_docs(
             "SELECT doc FROM task_executions WHERE account = ?1 AND region = ?2 AND window_execution_id = ?3",
             params![scope.account, scope.region, execution],
         )?;
-        tasks.sort_by(|a, b| (a.priority, a.start_ms, &a.task_execution_id).cmp(&(b.priority, b.start_ms, &b.task_execution_id)));
+        tasks.sort_by(|a, b| {
+            (a.priority, a.start_ms, &a.task_execution_id).cmp(&(b.priority, b.start_ms, &b.task_execution_id))
+        });
         Ok(tasks)
     }
 

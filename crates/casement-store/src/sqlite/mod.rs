@@ -309,10 +309,18 @@ impl Store for SqliteStore {
                     }
                 }
                 tx.execute(
-                "INSERT INTO windows (account, region, window_id, name, enabled, doc, next_fire_ms)
+                    "INSERT INTO windows (account, region, window_id, name, enabled, doc, next_fire_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body, next],
-            )?;
+                    params![
+                        scope.account,
+                        scope.region,
+                        window.window_id.as_str(),
+                        window.name,
+                        window.enabled,
+                        body,
+                        next
+                    ],
+                )?;
                 put_tags(tx, scope, "MaintenanceWindow", window.window_id.as_str(), tags)?;
                 record_token(tx, scope, idem, window.window_id.as_str())?;
                 Ok(window.window_id.clone())
@@ -345,7 +353,8 @@ impl Store for SqliteStore {
         let body = serde_json::to_string(window)?;
         self.write_then(
             |tx| {
-                let p = params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body];
+                let p =
+                    params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body];
                 let n = match next_fire {
                     NextFire::Keep => tx.execute(
                         "UPDATE windows SET name = ?4, enabled = ?5, doc = ?6
@@ -357,7 +366,15 @@ impl Store for SqliteStore {
                         tx.execute(
                             "UPDATE windows SET name = ?4, enabled = ?5, doc = ?6, next_fire_ms = ?7
                              WHERE account = ?1 AND region = ?2 AND window_id = ?3",
-                            params![scope.account, scope.region, window.window_id.as_str(), window.name, window.enabled, body, next],
+                            params![
+                                scope.account,
+                                scope.region,
+                                window.window_id.as_str(),
+                                window.name,
+                                window.enabled,
+                                body,
+                                next
+                            ],
                         )?
                     }
                 };

@@ -61,7 +61,8 @@ pub async fn wait_for_executions(
 ) -> Vec<aws_sdk_ssm::types::MaintenanceWindowExecution> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     loop {
-        let out = c.describe_maintenance_window_executions().window_id(window).send().await.expect("describe executions");
+        let out =
+            c.describe_maintenance_window_executions().window_id(window).send().await.expect("describe executions");
         let done: Vec<_> = out
             .window_executions()
             .iter()

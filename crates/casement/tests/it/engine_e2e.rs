@@ -271,7 +271,7 @@ async fn an_at_window_runs_lambda_and_step_functions_tasks_and_serves_its_histor
         for (function, qualifier, ctx, _) in &seen.lambda {
             assert_eq!(function, "arn:aws:lambda:us-east-1:111122223333:function:patch");
             assert_eq!(qualifier.as_deref(), Some("live"));
-            assert_eq!(ctx.as_deref(), Some("eyJjdXN0b20iOnt9fQ==")); 
+            assert_eq!(ctx.as_deref(), Some("eyJjdXN0b20iOnt9fQ=="));
         }
         assert_eq!(seen.sfn_starts.len(), 1);
         assert_eq!(seen.sfn_starts[0]["input"], format!(r#"{{"window":"{id}"}}"#));
@@ -375,7 +375,10 @@ async fn history_calls_answer_bad_ids_as_aws_does() {
     assert_eq!(code(&err), "ValidationException");
     let err = c.get_maintenance_window_execution().window_execution_id(unknown).send().await.unwrap_err();
     assert_eq!(code(&err), "DoesNotExistException");
-    assert_eq!(err.as_service_error().unwrap().meta().message(), Some(format!("Maintenance window execution {unknown} does not exist").as_str()));
+    assert_eq!(
+        err.as_service_error().unwrap().meta().message(),
+        Some(format!("Maintenance window execution {unknown} does not exist").as_str())
+    );
     let err = c
         .get_maintenance_window_execution_task_invocation()
         .window_execution_id(unknown)
@@ -407,11 +410,122 @@ async fn history_calls_answer_bad_ids_as_aws_does() {
     let err = c
         .describe_maintenance_window_executions()
         .window_id("mw-0123456789abcdef0")
-        .filters(aws_sdk_ssm::types::MaintenanceWindowFilter::builder().key("ExecutedAfter").values("yesterday").build())
+        .filters(
+            aws_sdk_ssm::types::MaintenanceWindowFilter::builder().key("ExecutedAfter").values("yesterday").build(),
+        )
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&err), "ValidationException");
     let none = c.describe_maintenance_window_executions().window_id("mw-0123456789abcdef0").send().await.unwrap();
     assert!(none.window_executions().is_empty());
+}
+
+/// Unique events by their `id` (delivery is at least once: a crash may repeat some).
+fn unique(events: Vec<Value>) -> Vec<Value> {
+    let mut seen = std::collections::HashSet::new();
+    events.into_iter().filter(|e| seen.insert(e["id"].as_str().unwrap_or_default().to_owned())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_server_mid_invocation_loses_nothing_and_fires_nothing_twice() {
+    let fake = FakeAws::start().await;
+    fake.release.store(false, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let events_file = dir.path().join("events.jsonl");
+    let server = spawn(&fake, &data, &events_file);
+    let c = server.sdk();
+    let id = window(&c, "crash", 2).await;
+    c.register_task_with_maintenance_window()
+        .window_id(&id)
+        .task_type(MaintenanceWindowTaskType::StepFunctions)
+        .task_arn("arn:aws:states:us-east-1:111122223333:stateMachine:sm")
+        .targets(target("InstanceIds", &["i-00000000000000001", "i-00000000000000002", "i-00000000000000003"]))
+        .priority(0)
+        .max_concurrency("3")
+        .max_errors("0")
+        .send()
+        .await
+        .unwrap();
+    // All three Step Functions executions started and still running: kill -9.
+    for _ in 0..200 {
+        if fake.seen.lock().unwrap().sfn_starts.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.seen.lock().unwrap().sfn_starts.len(), 3);
+    server.kill();
+
+    let server = spawn(&fake, &data, &events_file);
+    let c = server.sdk();
+    fake.release.store(true, Ordering::SeqCst);
+    let execs = wait_for_executions(&c, &id, 1, 40).await;
+    let all = c.describe_maintenance_window_executions().window_id(&id).send().await.unwrap();
+    assert_eq!(all.window_executions().len(), 1, "the occurrence fired once");
+    let e = &execs[0];
+    assert_eq!(e.status(), Some(&Status::Success));
+    let exec_id = e.window_execution_id().unwrap();
+    let tasks = c.describe_maintenance_window_execution_tasks().window_execution_id(exec_id).send().await.unwrap();
+    let task = &tasks.window_execution_task_identities()[0];
+    assert_eq!(task.status(), Some(&Status::Success));
+    let invs = c
+        .describe_maintenance_window_execution_task_invocations()
+        .window_execution_id(exec_id)
+        .task_id(task.task_execution_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let invs = invs.window_execution_task_invocation_identities();
+    assert_eq!(invs.len(), 3, "no invocation lost or repeated");
+    assert!(invs.iter().all(|i| i.status() == Some(&Status::Success)));
+    // The restarted server followed the running executions; it started none anew.
+    assert_eq!(fake.seen.lock().unwrap().sfn_executions.len(), 3);
+
+    // Every state change reached the sink, at least once: 1 registration, then the
+    // execution's 10 (delivery is asynchronous; wait for the last).
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        events = unique(events_in_file(&events_file, 1).await);
+        if events.len() >= 11 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let count = |kind: &str, status: &str| {
+        events
+            .iter()
+            .filter(|e| e["detail-type"].as_str().unwrap().contains(kind) && e["detail"]["status"] == status)
+            .count()
+    };
+    assert_eq!(count("Window Execution State-change", "IN_PROGRESS"), 1);
+    assert_eq!(count("Window Execution State-change", "SUCCESS"), 1);
+    assert_eq!(count("Task Execution", "IN_PROGRESS"), 1);
+    assert_eq!(count("Task Execution", "SUCCESS"), 1);
+    assert_eq!(count("Invocation", "IN_PROGRESS"), 3);
+    assert_eq!(count("Invocation", "COMPLETE"), 3);
+    assert_eq!(events.len(), 11, "{events:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_occurrence_due_while_the_server_is_down_fires_once_after_a_quick_restart() {
+    let fake = FakeAws::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = spawn(&fake, &data, &dir.path().join("events.jsonl"));
+    let c = server.sdk();
+    let id = window(&c, "restart", 2).await;
+    server.kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let server = spawn(&fake, &data, &dir.path().join("events.jsonl"));
+    let c = server.sdk();
+    let e = &wait_for_executions(&c, &id, 1, 20).await[0];
+    assert_eq!(e.status(), Some(&Status::Success), "run late, within the grace period");
+    assert_eq!(e.status_details(), Some("No tasks to execute."));
+    server.kill();
+    let server = spawn(&fake, &data, &dir.path().join("events.jsonl"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = server.sdk().describe_maintenance_window_executions().window_id(&id).send().await.unwrap();
+    assert_eq!(all.window_executions().len(), 1, "never twice");
 }

@@ -101,8 +101,7 @@ async fn handle(
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
     let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let client_context =
-        req.headers().get("x-amz-client-context").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let client_context = req.headers().get("x-amz-client-context").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let text = String::from_utf8_lossy(&body).into_owned();
     let request_id = casement_model::ids::new_uuid();
@@ -123,7 +122,10 @@ async fn handle(
     match target.as_str() {
         "AWSStepFunctions.StartExecution" => {
             let name = v["name"].as_str().unwrap_or("").to_owned();
-            let arn = format!("{}:{name}", v["stateMachineArn"].as_str().unwrap_or("").replace(":stateMachine:", ":execution:"));
+            let arn = format!(
+                "{}:{name}",
+                v["stateMachineArn"].as_str().unwrap_or("").replace(":stateMachine:", ":execution:")
+            );
             let mut s = seen.lock().unwrap();
             s.sfn_starts.push(v.clone());
             s.sfn_executions.entry(arn.clone()).or_insert((0, v["input"].as_str().unwrap_or("").to_owned()));
