@@ -104,7 +104,7 @@ def test_window_runs_and_history_answers(lambda_url):
                 InvocationId="00000000-0000-0000-0000-000000000000")
         assert err.value.response["Error"]["Code"] == "DoesNotExistException"
         with pytest.raises(ClientError) as err:
-            ssm.get_maintenance_window_execution(WindowExecutionId="nope")
+            server.client(validate=False).get_maintenance_window_execution(WindowExecutionId="nope")
         assert err.value.response["Error"]["Code"] == "ValidationException"
         assert ssm.cancel_maintenance_window_execution(
             WindowExecutionId=e["WindowExecutionId"])["WindowExecutionId"] == e["WindowExecutionId"]
