@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use casement_model::{ResolvedTarget, TaskInvocationParameters, TaskType, WindowTask};
+use casement_model::{ResolvedTarget, TaskType, WindowTask};
 use serde_json::Value;
 
 /// The values of one invocation's pseudo parameters.
@@ -96,7 +96,7 @@ pub enum Request {
 
 impl Request {
     pub fn build(task: &WindowTask, p: &PseudoParams<'_>) -> Request {
-        let tip = task.task_invocation_parameters.clone().unwrap_or_else(TaskInvocationParameters::default);
+        let tip = task.task_invocation_parameters.clone().unwrap_or_default();
         let sub_map = |m: Option<BTreeMap<String, Vec<String>>>| -> BTreeMap<String, Vec<String>> {
             m.unwrap_or_default().into_iter().map(|(k, vs)| (k, vs.iter().map(|v| p.substitute(v)).collect())).collect()
         };
