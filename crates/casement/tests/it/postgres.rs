@@ -61,3 +61,30 @@ async fn two_servers_share_one_database() {
     let err = ca.get_maintenance_window().window_id(&id).send().await.unwrap_err();
     assert_eq!(crate::common::code(&err), "DoesNotExistException");
 }
+
+/// Three servers on one database, windows coming due together: each occurrence fires
+/// exactly once across the nodes (`FOR UPDATE SKIP LOCKED` in the claiming transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_fire_once_across_nodes() {
+    let Some(db) = fresh_database() else {
+        eprintln!("TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes: Vec<Server> = dirs.iter().map(|d| Server::spawn(d.path(), &["--database-url", &db])).collect();
+    let c = nodes[0].sdk();
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(create_window(&c, &format!("shared-{i}"), &crate::common::at_in(3), true).await);
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let node = nodes[i % 3].sdk();
+        let done = crate::common::wait_for_executions(&node, id, 1, 30).await;
+        assert_eq!(done[0].status_details(), Some("No tasks to execute."));
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    for id in &ids {
+        let all = c.describe_maintenance_window_executions().window_id(id).send().await.unwrap();
+        assert_eq!(all.window_executions().len(), 1, "window {id} fired once across three nodes");
+    }
+}
