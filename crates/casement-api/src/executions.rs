@@ -15,6 +15,26 @@ use crate::errors::internal;
 use crate::windows::{check_filter_keys, Filter};
 use crate::{pagination, Api, Context};
 
+/// Where a window execution, task execution or invocation stands: the members all three
+/// answer with.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Progress {
+    pub status: ExecutionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_details: Option<String>,
+    #[serde(serialize_with = "epoch_seconds")]
+    pub start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
+    pub end_time: Option<i64>,
+}
+
+impl Progress {
+    fn new(status: ExecutionStatus, status_details: Option<String>, start_ms: i64, end_ms: Option<i64>) -> Self {
+        Self { status, status_details, start_time: start_ms, end_time: end_ms }
+    }
+}
+
 fn execution_not_found(id: &str) -> ApiError {
     ApiError::DoesNotExist(format!("Maintenance window execution {id} does not exist"))
 }
@@ -86,13 +106,8 @@ pub struct DescribeExecutionsRequest {
 pub struct WindowExecutionOut {
     pub window_id: WindowId,
     pub window_execution_id: String,
-    pub status: ExecutionStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_details: Option<String>,
-    #[serde(serialize_with = "epoch_seconds")]
-    pub start_time: i64,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
-    pub end_time: Option<i64>,
+    #[serde(flatten)]
+    pub progress: Progress,
 }
 
 #[derive(Debug, Serialize)]
@@ -163,12 +178,9 @@ pub async fn describe_executions(
     let window_executions = rows
         .into_iter()
         .map(|e| WindowExecutionOut {
-            status: served_status(&e),
+            progress: Progress::new(served_status(&e), e.status_details, e.start_ms, e.end_ms),
             window_id: e.window_id,
             window_execution_id: e.window_execution_id,
-            status_details: e.status_details,
-            start_time: e.start_ms,
-            end_time: e.end_ms,
         })
         .collect();
     Ok(DescribeExecutionsResult { window_executions, next_token })
@@ -187,25 +199,17 @@ pub struct ExecutionRequest {
 pub struct GetExecutionResult {
     pub window_execution_id: String,
     pub task_ids: Vec<String>,
-    pub status: ExecutionStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_details: Option<String>,
-    #[serde(serialize_with = "epoch_seconds")]
-    pub start_time: i64,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
-    pub end_time: Option<i64>,
+    #[serde(flatten)]
+    pub progress: Progress,
 }
 
 pub async fn get_execution(api: &Api, ctx: &Context, req: ExecutionRequest) -> Result<GetExecutionResult, ApiError> {
     let e = execution(api, ctx, &req.window_execution_id).await?;
     let tasks = api.store.list_task_executions(&ctx.scope, &e.window_execution_id).await.map_err(internal)?;
     Ok(GetExecutionResult {
-        status: served_status(&e),
+        progress: Progress::new(served_status(&e), e.status_details, e.start_ms, e.end_ms),
         task_ids: tasks.into_iter().map(|t| t.task_execution_id).collect(),
         window_execution_id: e.window_execution_id,
-        status_details: e.status_details,
-        start_time: e.start_ms,
-        end_time: e.end_ms,
     })
 }
 
@@ -242,13 +246,8 @@ pub struct DescribeTasksRequest {
 pub struct TaskIdentity {
     pub window_execution_id: String,
     pub task_execution_id: String,
-    pub status: ExecutionStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_details: Option<String>,
-    #[serde(serialize_with = "epoch_seconds")]
-    pub start_time: i64,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
-    pub end_time: Option<i64>,
+    #[serde(flatten)]
+    pub progress: Progress,
     pub task_arn: String,
     pub task_type: TaskType,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -283,12 +282,9 @@ pub async fn describe_tasks(
         .into_iter()
         .map(|(_, t)| TaskIdentity {
             alarm_configuration: planned_task(&e, &t).and_then(|p| p.alarm_configuration.clone()),
+            progress: Progress::new(t.status, t.status_details, t.start_ms, t.end_ms),
             window_execution_id: t.window_execution_id,
             task_execution_id: t.task_execution_id,
-            status: t.status,
-            status_details: t.status_details,
-            start_time: t.start_ms,
-            end_time: t.end_ms,
             task_arn: t.task_arn,
             task_type: t.task_type,
         })
@@ -323,13 +319,8 @@ pub struct GetTaskResult {
     pub max_concurrency: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_errors: Option<String>,
-    pub status: ExecutionStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_details: Option<String>,
-    #[serde(serialize_with = "epoch_seconds")]
-    pub start_time: i64,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
-    pub end_time: Option<i64>,
+    #[serde(flatten)]
+    pub progress: Progress,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alarm_configuration: Option<AlarmConfiguration>,
 }
@@ -358,10 +349,7 @@ pub async fn get_task(api: &Api, ctx: &Context, req: TaskRequest) -> Result<GetT
         priority: t.priority,
         max_concurrency: t.max_concurrency,
         max_errors: t.max_errors,
-        status: t.status,
-        status_details: t.status_details,
-        start_time: t.start_ms,
-        end_time: t.end_ms,
+        progress: Progress::new(t.status, t.status_details, t.start_ms, t.end_ms),
         alarm_configuration: planned.and_then(|p| p.alarm_configuration.clone()),
     })
 }
@@ -390,13 +378,8 @@ pub struct InvocationOut {
     pub execution_id: Option<String>,
     pub task_type: TaskType,
     pub parameters: String,
-    pub status: ExecutionStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_details: Option<String>,
-    #[serde(serialize_with = "epoch_seconds")]
-    pub start_time: i64,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch_seconds")]
-    pub end_time: Option<i64>,
+    #[serde(flatten)]
+    pub progress: Progress,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_information: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -412,10 +395,7 @@ impl From<TaskInvocation> for InvocationOut {
             execution_id: i.execution_id,
             task_type: i.task_type,
             parameters: i.parameters,
-            status: i.status,
-            status_details: i.status_details,
-            start_time: i.start_ms,
-            end_time: i.end_ms,
+            progress: Progress::new(i.status, i.status_details, i.start_ms, i.end_ms),
             owner_information: i.owner_information,
             window_target_id: i.window_target_id,
         }
