@@ -23,7 +23,7 @@ CREATE TABLE window_executions (
     PRIMARY KEY (account, region, window_execution_id)
 ) WITHOUT ROWID;
 CREATE INDEX window_executions_by_window ON window_executions (account, region, window_id, start_ms, window_execution_id);
-CREATE INDEX window_executions_running ON window_executions (finished) WHERE finished = 0;
+CREATE INDEX window_executions_running ON window_executions (account, region, window_id) WHERE finished = 0;
 CREATE INDEX window_executions_ended ON window_executions (end_ms) WHERE finished = 1;
 
 CREATE TABLE task_executions (
