@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use casement_model::{ExecutionStatus, WindowExecution};
-use casement_store::{Due, Firing};
+use casement_store::{Due, Firing, NextFire};
 
 use crate::window_schedule::next_fire_after;
 use crate::{events, Inner};
@@ -52,7 +52,25 @@ pub fn decide(due: Due<'_>, now_ms: i64) -> Firing {
     Firing { execution: Some(execution), next_fire_ms, events }
 }
 
+/// Give windows stored before the scheduler existed their next fire time. (A window
+/// whose schedule has no occurrence left gets none again: harmless to repeat.)
+async fn schedule_unscheduled(inner: &Inner) {
+    let windows = match inner.store.unscheduled_windows().await {
+        Ok(w) => w,
+        Err(e) => return tracing::warn!(error = %e, "listing unscheduled windows failed"),
+    };
+    let now = inner.clock.now_ms();
+    for (scope, w) in windows {
+        if let Some(next) = next_fire_after(&w, now) {
+            if let Err(e) = inner.store.update_window(&scope, &w, NextFire::At(next)).await {
+                tracing::warn!(window = %w.window_id, error = %e, "scheduling a stored window failed");
+            }
+        }
+    }
+}
+
 pub(crate) async fn run(inner: Arc<Inner>) {
+    schedule_unscheduled(&inner).await;
     loop {
         let now = inner.clock.now_ms();
         let lease = now + inner.config.lease_ms;

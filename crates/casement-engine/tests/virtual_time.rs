@@ -670,3 +670,16 @@ async fn events_record_every_state_change_in_order() {
     assert_eq!(parsed[3]["detail"]["window-target-id"], tgt.as_str());
     assert!(parsed[5]["detail"]["end-time"].is_string());
 }
+
+#[tokio::test(start_paused = true)]
+async fn windows_stored_without_a_fire_time_are_scheduled_at_start() {
+    // A window written before the scheduler existed has no next fire time.
+    let w = World::new(ok(MIN)).await;
+    let id = w.window("rate(1 hour)", 1, 0, 0).await;
+    let win = (*w.store.get_window(&w.scope, &id).await.unwrap().unwrap()).clone();
+    w.store.update_window(&w.scope, &win, NextFire::Never).await.unwrap();
+    w.start();
+    w.run_until(T0 + 90 * MIN).await;
+    let starts: Vec<i64> = w.executions(&id).await.iter().map(|e| e.start_ms - T0).collect();
+    assert_eq!(starts, [0, HOUR]);
+}

@@ -212,6 +212,10 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- the engine ----
 
+    /// Enabled windows of every scope without a next fire time: those that ran out of
+    /// occurrences, and those stored before the scheduler existed (which the engine
+    /// schedules when it starts).
+    async fn unscheduled_windows(&self) -> Result<Vec<(Scope, Window)>, StoreError>;
     /// The earliest next fire time of any window in any scope.
     async fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;
     /// Claim up to `limit` windows whose next fire time is at or before `now_ms`, ask

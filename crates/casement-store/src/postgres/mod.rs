@@ -598,6 +598,14 @@ impl Store for PgStore {
         self.pg_next_due_ms().await
     }
 
+    async fn unscheduled_windows(&self) -> Result<Vec<(Scope, Window)>, StoreError> {
+        let client = self.client().await;
+        let rows = client
+            .query("SELECT account, region, doc FROM windows WHERE enabled AND next_fire_ms IS NULL", &[])
+            .await?;
+        rows.into_iter().map(|r| Ok((Scope { account: r.get(0), region: r.get(1) }, doc(r.get(2))?))).collect()
+    }
+
     async fn fire_due(
         &self,
         now_ms: i64,

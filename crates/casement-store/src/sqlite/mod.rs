@@ -614,6 +614,20 @@ impl Store for SqliteStore {
         self.next_due_ms_sync()
     }
 
+    async fn unscheduled_windows(&self) -> Result<Vec<(Scope, Window)>, StoreError> {
+        let conn = self.reader();
+        let mut stmt =
+            conn.prepare_cached("SELECT account, region, doc FROM windows WHERE enabled = 1 AND next_fire_ms IS NULL")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (account, region, d) = row?;
+            out.push((Scope { account, region }, doc(d)?));
+        }
+        Ok(out)
+    }
+
     async fn fire_due(
         &self,
         now_ms: i64,
