@@ -8,10 +8,8 @@ use tokio_postgres::Transaction;
 use super::{doc, now_ms, PgStore};
 use crate::{Change, Decide, Due, ExecutionFilter, ExecutionKey, StoreError};
 
-/// Events younger than this are not handed to sinks yet: sequence numbers are assigned
-/// at insert, so a transaction that commits late could otherwise slip an event in behind
-/// a cursor that has already moved past it. Engine transactions last milliseconds.
-const EVENT_SETTLE_MS: i64 = 1_000;
+/// The advisory lock that orders the outbox (see [`put_events`]).
+const OUTBOX_LOCK: i64 = 4581;
 
 async fn put_execution(
     tx: &Transaction<'_>,
@@ -46,8 +44,21 @@ async fn put_execution(
     Ok(())
 }
 
-async fn put_event(tx: &Transaction<'_>, body: &str) -> Result<(), StoreError> {
-    tx.execute("INSERT INTO events (created_ms, body) VALUES ($1, $2)", &[&now_ms(), &body]).await?;
+/// Append a transaction's events, last thing before it commits, holding a
+/// transaction-scoped advisory lock. Sequence numbers are handed out at insert; the lock
+/// makes transactions that write events take them one at a time and commit in that
+/// order, so a sink reading past its cursor never skips an event that commits later
+/// with a smaller number. (Only this short tail of each transaction is serialized.)
+async fn put_events(tx: &Transaction<'_>, bodies: &[&str]) -> Result<(), StoreError> {
+    if bodies.is_empty() {
+        return Ok(());
+    }
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK]).await?;
+    tx.execute(
+        "INSERT INTO events (created_ms, body) SELECT $1, b FROM unnest($2::text[]) WITH ORDINALITY AS t(b, n) ORDER BY n",
+        &[&now_ms(), &bodies],
+    )
+    .await?;
     Ok(())
 }
 
@@ -81,6 +92,7 @@ impl PgStore {
             )
             .await?;
         let mut fired = Vec::new();
+        let mut events = Vec::new();
         for row in rows {
             let scope = Scope { account: row.get(0), region: row.get(1) };
             let window: Window = doc(row.get(2))?;
@@ -99,15 +111,14 @@ impl PgStore {
                 &[&scope.account, &scope.region, &window.window_id.as_str(), &firing.next_fire_ms],
             )
             .await?;
-            for ev in &firing.events {
-                put_event(&tx, ev).await?;
-            }
+            events.extend(firing.events);
             if let Some(e) = firing.execution {
                 let lease = (!e.status.is_final()).then_some((owner, lease_until));
                 put_execution(&tx, &scope, &e, lease).await?;
                 fired.push((scope, e));
             }
         }
+        put_events(&tx, &events.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         tx.commit().await?;
         Ok(fired)
     }
@@ -115,6 +126,7 @@ impl PgStore {
     pub(super) async fn pg_apply(&self, scope: &Scope, changes: &[Change]) -> Result<(), StoreError> {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
+        let mut events = Vec::new();
         for change in changes {
             match change {
                 Change::Execution(e) => put_execution(&tx, scope, e, None).await?,
@@ -154,9 +166,10 @@ impl PgStore {
                     )
                     .await?;
                 }
-                Change::Event(body) => put_event(&tx, body).await?,
+                Change::Event(body) => events.push(body.as_str()),
             }
         }
+        put_events(&tx, &events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -316,10 +329,7 @@ impl PgStore {
     pub(super) async fn pg_events_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
         let client = self.client().await;
         let rows = client
-            .query(
-                "SELECT seq, body FROM events WHERE seq > $1 AND created_ms < $3 ORDER BY seq LIMIT $2",
-                &[&after, &(limit as i64), &(now_ms() - EVENT_SETTLE_MS)],
-            )
+            .query("SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &(limit as i64)])
             .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }

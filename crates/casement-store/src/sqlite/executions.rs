@@ -1,11 +1,16 @@
 //! The engine's tables on SQLite: firing due windows, the orchestrator's upserts, the
 //! history reads, and the event outbox.
 
+use std::sync::Arc;
+
 use casement_model::{ExecutionStatus, Scope, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{doc, lock, now_ms, SqliteStore};
 use crate::{Change, Decide, Due, ExecutionFilter, ExecutionKey, StoreError};
+
+/// Beyond this many cached invocations the cache starts over.
+const INVOCATION_CACHE_MAX: usize = 100_000;
 
 fn put_execution(
     tx: &Transaction<'_>,
@@ -132,6 +137,7 @@ impl SqliteStore {
                         ])?;
                     }
                     Change::Invocation(i) => {
+                        self.invocations.write().unwrap_or_else(|p| p.into_inner()).remove(&i.invocation_id);
                         tx.prepare_cached(
                             "INSERT INTO task_invocations
                                 (account, region, task_execution_id, seq, window_execution_id, invocation_id, status, doc)
@@ -314,13 +320,34 @@ impl SqliteStore {
         execution: &str,
         task: &str,
         invocation: &str,
-    ) -> Result<Option<TaskInvocation>, StoreError> {
-        self.query_doc(
-            "SELECT doc FROM task_invocations
-             WHERE account = ?1 AND region = ?2 AND invocation_id = ?3
-               AND task_execution_id = ?4 AND window_execution_id = ?5",
-            params![scope.account, scope.region, invocation, task, execution],
-        )
+    ) -> Result<Option<Arc<TaskInvocation>>, StoreError> {
+        let matches = |owner: &Scope, i: &TaskInvocation| {
+            owner == scope && i.task_execution_id == task && i.window_execution_id == execution
+        };
+        if let Some((owner, i)) = self.invocations.read().unwrap_or_else(|p| p.into_inner()).get(invocation) {
+            return Ok(matches(owner, i).then(|| i.clone()));
+        }
+        let conn = self.reader();
+        let found: Option<TaskInvocation> = conn
+            .prepare_cached(
+                "SELECT doc FROM task_invocations
+                 WHERE account = ?1 AND region = ?2 AND invocation_id = ?3
+                   AND task_execution_id = ?4 AND window_execution_id = ?5",
+            )?
+            .query_row(params![scope.account, scope.region, invocation, task, execution], |r| r.get::<_, String>(0))
+            .optional()?
+            .map(doc)
+            .transpose()?;
+        let found = found.map(Arc::new);
+        if let Some(i) = found.as_ref().filter(|i| i.status.is_final()) {
+            // Filled while the connection is held: no write can slip in between.
+            let mut cache = self.invocations.write().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= INVOCATION_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(invocation.to_owned(), (scope.clone(), i.clone()));
+        }
+        Ok(found)
     }
 
     pub(super) fn purge_sync(&self, before: i64) -> Result<usize, StoreError> {
@@ -337,6 +364,7 @@ impl SqliteStore {
             )?;
             let n = tx.execute("DELETE FROM window_executions WHERE finished = 1 AND end_ms < ?1", params![before])?;
             tx.execute("DELETE FROM events WHERE created_ms < ?1", params![before])?;
+            self.invocations.write().unwrap_or_else(|p| p.into_inner()).clear();
             Ok(n)
         })
     }

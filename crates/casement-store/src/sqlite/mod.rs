@@ -44,6 +44,10 @@ pub struct SqliteStore {
     /// the connection mutex is held, in the same critical section as the statement.
     /// GetMaintenanceWindow, the hottest read, then costs a map lookup and no SQL.
     windows: RwLock<HashMap<String, (Scope, Arc<Window>)>>,
+    /// Finished invocations read by GetMaintenanceWindowExecutionTaskInvocation, by ID.
+    /// Exact for the same reason as `windows`: every write passes through this process
+    /// (an upsert replaces the entry, a purge empties the cache).
+    invocations: RwLock<HashMap<String, (Scope, Arc<TaskInvocation>)>>,
 }
 
 /// Beyond this many cached windows the cache starts over (a bound, not an LRU: windows
@@ -70,7 +74,11 @@ impl SqliteStore {
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate::run(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn), windows: RwLock::new(HashMap::new()) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            windows: RwLock::new(HashMap::new()),
+            invocations: RwLock::new(HashMap::new()),
+        })
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -706,7 +714,7 @@ impl Store for SqliteStore {
         task_execution: &str,
         invocation: &str,
     ) -> Result<Option<TaskInvocation>, StoreError> {
-        self.get_invocation_sync(scope, execution, task_execution, invocation)
+        Ok(self.get_invocation_sync(scope, execution, task_execution, invocation)?.map(|i| (*i).clone()))
     }
 
     async fn purge_history(&self, before_ms: i64) -> Result<usize, StoreError> {
