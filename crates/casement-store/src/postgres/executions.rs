@@ -11,22 +11,16 @@ use crate::{Change, Decide, Due, ExecutionFilter, ExecutionKey, StoreError};
 /// The advisory lock that orders the outbox (see [`put_events`]).
 const OUTBOX_LOCK: i64 = 4581;
 
-async fn put_execution(
-    tx: &Transaction<'_>,
-    scope: &Scope,
-    e: &WindowExecution,
-    lease: Option<(&str, i64)>,
-) -> Result<(), StoreError> {
+/// The driver's upsert: state and document only (the lease and the cancel request are
+/// not its to write).
+async fn put_execution(tx: &Transaction<'_>, scope: &Scope, e: &WindowExecution) -> Result<(), StoreError> {
     let body = serde_json::to_string(e)?;
-    let (owner, until) = lease.map_or((None, None), |(o, u)| (Some(o), Some(u)));
     tx.execute(
         "INSERT INTO window_executions
-            (account, region, window_execution_id, window_id, start_ms, end_ms, finished, owner, lease_until_ms, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            (account, region, window_execution_id, window_id, start_ms, end_ms, finished, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (account, region, window_execution_id) DO UPDATE SET
-            end_ms = excluded.end_ms, finished = excluded.finished, doc = excluded.doc,
-            owner = coalesce(excluded.owner, window_executions.owner),
-            lease_until_ms = coalesce(excluded.lease_until_ms, window_executions.lease_until_ms)",
+            end_ms = excluded.end_ms, finished = excluded.finished, doc = excluded.doc",
         &[
             &scope.account,
             &scope.region,
@@ -35,8 +29,6 @@ async fn put_execution(
             &e.start_ms,
             &e.end_ms,
             &e.status.is_final(),
-            &owner,
-            &until,
             &body,
         ],
     )
@@ -49,6 +41,43 @@ async fn put_execution(
 /// makes transactions that write events take them one at a time and commit in that
 /// order, so a sink reading past its cursor never skips an event that commits later
 /// with a smaller number. (Only this short tail of each transaction is serialized.)
+/// Insert new executions in one statement; running ones leased to `owner`.
+async fn insert_executions(
+    tx: &Transaction<'_>,
+    fired: &[(Scope, WindowExecution)],
+    owner: &str,
+    lease_until: i64,
+) -> Result<(), StoreError> {
+    if fired.is_empty() {
+        return Ok(());
+    }
+    let mut cols: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>, Vec<Option<i64>>, Vec<bool>) =
+        Default::default();
+    let (mut owners, mut leases, mut docs): (Vec<Option<&str>>, Vec<Option<i64>>, Vec<String>) = Default::default();
+    for (scope, e) in fired {
+        cols.0.push(&scope.account);
+        cols.1.push(&scope.region);
+        cols.2.push(&e.window_execution_id);
+        cols.3.push(e.window_id.as_str());
+        cols.4.push(e.start_ms);
+        cols.5.push(e.end_ms);
+        cols.6.push(e.status.is_final());
+        let running = !e.status.is_final();
+        owners.push(running.then_some(owner));
+        leases.push(running.then_some(lease_until));
+        docs.push(serde_json::to_string(e)?);
+    }
+    tx.execute(
+        "INSERT INTO window_executions
+            (account, region, window_execution_id, window_id, start_ms, end_ms, finished, owner, lease_until_ms, doc)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bool[],
+                              $8::text[], $9::int8[], $10::text[])",
+        &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &owners, &leases, &docs],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn put_events(tx: &Transaction<'_>, bodies: &[&str]) -> Result<(), StoreError> {
     if bodies.is_empty() {
         return Ok(());
@@ -74,6 +103,8 @@ impl PgStore {
         Ok(client.query_one("SELECT min(next_fire_ms) FROM windows", &[]).await?.get(0))
     }
 
+    /// Set-based: a claimed batch costs a fixed number of round trips (claim, running
+    /// check, next fire times, executions, events), not a few per window.
     pub(super) async fn pg_fire_due(
         &self,
         now: i64,
@@ -91,33 +122,51 @@ impl PgStore {
                 &[&now, &(limit as i64)],
             )
             .await?;
-        let mut fired = Vec::new();
-        let mut events = Vec::new();
-        for row in rows {
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
             let scope = Scope { account: row.get(0), region: row.get(1) };
             let window: Window = doc(row.get(2))?;
-            let due_ms: i64 = row.get(3);
-            let running = tx
-                .query_opt(
-                    "SELECT 1 FROM window_executions
-                     WHERE account = $1 AND region = $2 AND window_id = $3 AND NOT finished LIMIT 1",
-                    &[&scope.account, &scope.region, &window.window_id.as_str()],
-                )
-                .await?
-                .is_some();
-            let firing = decide(Due { scope: &scope, window: &window, due_ms, running });
-            tx.execute(
-                "UPDATE windows SET next_fire_ms = $4 WHERE account = $1 AND region = $2 AND window_id = $3",
-                &[&scope.account, &scope.region, &window.window_id.as_str(), &firing.next_fire_ms],
+            claimed.push((scope, window, row.get::<_, i64>(3)));
+        }
+        let accounts: Vec<&str> = claimed.iter().map(|(s, _, _)| s.account.as_str()).collect();
+        let regions: Vec<&str> = claimed.iter().map(|(s, _, _)| s.region.as_str()).collect();
+        let ids: Vec<&str> = claimed.iter().map(|(_, w, _)| w.window_id.as_str()).collect();
+        let running: std::collections::HashSet<(String, String, String)> = tx
+            .query(
+                "SELECT DISTINCT e.account, e.region, e.window_id FROM window_executions e
+                 JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(a, r, w)
+                   ON e.account = k.a AND e.region = k.r AND e.window_id = k.w
+                 WHERE NOT e.finished",
+                &[&accounts, &regions, &ids],
             )
-            .await?;
+            .await?
+            .into_iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let mut next: Vec<Option<i64>> = Vec::with_capacity(claimed.len());
+        let mut fired = Vec::new();
+        let mut events = Vec::new();
+        for (scope, window, due_ms) in &claimed {
+            let key = (scope.account.clone(), scope.region.clone(), window.window_id.to_string());
+            let firing = decide(Due { scope, window, due_ms: *due_ms, running: running.contains(&key) });
+            next.push(firing.next_fire_ms);
             events.extend(firing.events);
             if let Some(e) = firing.execution {
-                let lease = (!e.status.is_final()).then_some((owner, lease_until));
-                put_execution(&tx, &scope, &e, lease).await?;
-                fired.push((scope, e));
+                fired.push((scope.clone(), e));
             }
         }
+        tx.execute(
+            "UPDATE windows SET next_fire_ms = u.n
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS u(a, r, w, n)
+             WHERE windows.account = u.a AND windows.region = u.r AND windows.window_id = u.w",
+            &[&accounts, &regions, &ids, &next],
+        )
+        .await?;
+        insert_executions(&tx, &fired, owner, lease_until).await?;
         put_events(&tx, &events.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         tx.commit().await?;
         Ok(fired)
@@ -129,7 +178,7 @@ impl PgStore {
         let mut events = Vec::new();
         for change in changes {
             match change {
-                Change::Execution(e) => put_execution(&tx, scope, e, None).await?,
+                Change::Execution(e) => put_execution(&tx, scope, e).await?,
                 Change::Task(t) => {
                     tx.execute(
                         "INSERT INTO task_executions (account, region, window_execution_id, task_execution_id, doc)
