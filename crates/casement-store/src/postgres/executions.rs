@@ -51,17 +51,19 @@ async fn insert_executions(
     if fired.is_empty() {
         return Ok(());
     }
-    let mut cols: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>, Vec<Option<i64>>, Vec<bool>) =
-        Default::default();
-    let (mut owners, mut leases, mut docs): (Vec<Option<&str>>, Vec<Option<i64>>, Vec<String>) = Default::default();
+    let n = fired.len();
+    let (mut accounts, mut regions, mut ids, mut windows) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut starts, mut ends, mut finished) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut owners, mut leases, mut docs) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     for (scope, e) in fired {
-        cols.0.push(&scope.account);
-        cols.1.push(&scope.region);
-        cols.2.push(&e.window_execution_id);
-        cols.3.push(e.window_id.as_str());
-        cols.4.push(e.start_ms);
-        cols.5.push(e.end_ms);
-        cols.6.push(e.status.is_final());
+        accounts.push(scope.account.as_str());
+        regions.push(scope.region.as_str());
+        ids.push(e.window_execution_id.as_str());
+        windows.push(e.window_id.as_str());
+        starts.push(e.start_ms);
+        ends.push(e.end_ms);
+        finished.push(e.status.is_final());
         let running = !e.status.is_final();
         owners.push(running.then_some(owner));
         leases.push(running.then_some(lease_until));
@@ -72,7 +74,7 @@ async fn insert_executions(
             (account, region, window_execution_id, window_id, start_ms, end_ms, finished, owner, lease_until_ms, doc)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[], $7::bool[],
                               $8::text[], $9::int8[], $10::text[])",
-        &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &cols.5, &cols.6, &owners, &leases, &docs],
+        &[&accounts, &regions, &ids, &windows, &starts, &ends, &finished, &owners, &leases, &docs],
     )
     .await?;
     Ok(())
