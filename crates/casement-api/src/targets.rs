@@ -6,7 +6,7 @@ use casement_protocol::ApiError;
 use casement_store::{Idempotency, StoreError};
 use serde::{Deserialize, Serialize};
 
-use casement_engine::events;
+use casement_engine::events::{self, Registered};
 
 use crate::errors::{internal, on_create, target_not_found, window_not_found};
 use crate::windows::check_filter_keys;
@@ -74,8 +74,14 @@ pub async fn register(api: &Api, ctx: &Context, req: RegisterRequest) -> Result<
     let window_target_id = api.store.register_target(&ctx.scope, &target, idem.as_ref(), limit).await.map_err(|e| {
         on_create(e, || window_not_found(target.window_id.as_str()), "targets for this maintenance window")
     })?;
-    let ev =
-        events::target_registration(&ctx.scope, ctx.now_ms, &target.window_id, window_target_id.as_str(), "REGISTERED");
+    let ev = events::registration(
+        &ctx.scope,
+        ctx.now_ms,
+        &target.window_id,
+        Registered::Target,
+        window_target_id.as_str(),
+        "REGISTERED",
+    );
     api.emit(ctx, ev).await;
     Ok(RegisterResult { window_target_id })
 }
@@ -139,7 +145,14 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Upda
     })?;
     api.emit(
         ctx,
-        events::target_registration(&ctx.scope, ctx.now_ms, &t.window_id, t.window_target_id.as_str(), "UPDATED"),
+        events::registration(
+            &ctx.scope,
+            ctx.now_ms,
+            &t.window_id,
+            Registered::Target,
+            t.window_target_id.as_str(),
+            "UPDATED",
+        ),
     )
     .await;
     Ok(UpdateResult {
@@ -180,10 +193,11 @@ pub async fn deregister(api: &Api, ctx: &Context, req: DeregisterRequest) -> Res
             )),
             other => internal(other),
         })?;
-    let ev = events::target_registration(
+    let ev = events::registration(
         &ctx.scope,
         ctx.now_ms,
         &req.window_id,
+        Registered::Target,
         req.window_target_id.as_str(),
         "DEREGISTERED",
     );

@@ -9,7 +9,7 @@ use casement_protocol::ApiError;
 use casement_store::{Idempotency, StoreError};
 use serde::{Deserialize, Serialize};
 
-use casement_engine::events;
+use casement_engine::events::{self, Registered};
 
 use crate::errors::{internal, on_create, target_not_found, task_not_found, window_not_found};
 use crate::windows::check_filter_keys;
@@ -162,7 +162,14 @@ pub async fn register(api: &Api, ctx: &Context, req: RegisterRequest) -> Result<
         api.store.register_task(&ctx.scope, &task, idem.as_ref(), limit).await.map_err(|e| {
             on_create(e, || window_not_found(task.window_id.as_str()), "tasks for this maintenance window")
         })?;
-    let ev = events::task_registration(&ctx.scope, ctx.now_ms, &task.window_id, window_task_id.as_str(), "REGISTERED");
+    let ev = events::registration(
+        &ctx.scope,
+        ctx.now_ms,
+        &task.window_id,
+        Registered::Task,
+        window_task_id.as_str(),
+        "REGISTERED",
+    );
     api.emit(ctx, ev).await;
     Ok(RegisterResult { window_task_id })
 }
@@ -324,7 +331,14 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Task
     })?;
     api.emit(
         ctx,
-        events::task_registration(&ctx.scope, ctx.now_ms, &t.window_id, t.window_task_id.as_str(), "UPDATED"),
+        events::registration(
+            &ctx.scope,
+            ctx.now_ms,
+            &t.window_id,
+            Registered::Task,
+            t.window_task_id.as_str(),
+            "UPDATED",
+        ),
     )
     .await;
     Ok(TaskResult::new(t, false))
@@ -343,8 +357,14 @@ pub async fn deregister(api: &Api, ctx: &Context, req: IdRequest) -> Result<Dere
         StoreError::NotFound => task_not_found(req.window_task_id.as_str()),
         other => internal(other),
     })?;
-    let ev =
-        events::task_registration(&ctx.scope, ctx.now_ms, &req.window_id, req.window_task_id.as_str(), "DEREGISTERED");
+    let ev = events::registration(
+        &ctx.scope,
+        ctx.now_ms,
+        &req.window_id,
+        Registered::Task,
+        req.window_task_id.as_str(),
+        "DEREGISTERED",
+    );
     api.emit(ctx, ev).await;
     Ok(DeregisterResult { window_id: req.window_id, window_task_id: req.window_task_id })
 }

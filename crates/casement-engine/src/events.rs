@@ -97,31 +97,27 @@ pub fn invocation(scope: &Scope, now_ms: i64, window: &WindowId, i: &TaskInvocat
     )
 }
 
-/// `REGISTERED`, `DEREGISTERED` or `UPDATED`.
-pub fn target_registration(scope: &Scope, now_ms: i64, window: &WindowId, target_id: &str, status: &str) -> String {
-    envelope(
-        scope,
-        now_ms,
-        "Maintenance Window Target Registration Notification",
-        vec![
-            window_arn(scope, window),
-            format!("arn:aws:ssm:{}:{}:windowtarget/{}", scope.region, scope.account, target_id),
-        ],
-        json!({ "window-target-id": target_id, "window-id": window.as_str(), "status": status }),
-    )
+/// What a registration event is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Registered {
+    Target,
+    Task,
 }
 
-/// `REGISTERED`, `DEREGISTERED` or `UPDATED`.
-pub fn task_registration(scope: &Scope, now_ms: i64, window: &WindowId, task_id: &str, status: &str) -> String {
+/// A target or task `REGISTERED`, `DEREGISTERED` or `UPDATED`.
+pub fn registration(scope: &Scope, now_ms: i64, window: &WindowId, what: Registered, id: &str, status: &str) -> String {
+    let (detail_type, arn_kind, id_field) = match what {
+        Registered::Target => {
+            ("Maintenance Window Target Registration Notification", "windowtarget", "window-target-id")
+        }
+        Registered::Task => ("Maintenance Window Task Registration Notification", "windowtask", "window-task-id"),
+    };
     envelope(
         scope,
         now_ms,
-        "Maintenance Window Task Registration Notification",
-        vec![
-            window_arn(scope, window),
-            format!("arn:aws:ssm:{}:{}:windowtask/{}", scope.region, scope.account, task_id),
-        ],
-        json!({ "window-task-id": task_id, "window-id": window.as_str(), "status": status }),
+        detail_type,
+        vec![window_arn(scope, window), format!("arn:aws:ssm:{}:{}:{arn_kind}/{id}", scope.region, scope.account)],
+        json!({ id_field: id, "window-id": window.as_str(), "status": status }),
     )
 }
 

@@ -54,6 +54,14 @@ impl NextFire {
     pub fn from_option(ms: Option<i64>) -> Self {
         ms.map_or(NextFire::Never, NextFire::At)
     }
+
+    /// The column value to write (`Keep` writes nothing, so it has none).
+    pub fn ms(self) -> Option<i64> {
+        match self {
+            NextFire::At(ms) => Some(ms),
+            NextFire::Keep | NextFire::Never => None,
+        }
+    }
 }
 
 /// A due occurrence, offered to the scheduler's decision inside the claiming transaction.

@@ -301,10 +301,7 @@ impl Store for PgStore {
         next_fire: NextFire,
     ) -> Result<WindowId, StoreError> {
         let body = serde_json::to_string(window)?;
-        let next = match next_fire {
-            NextFire::At(ms) => Some(ms),
-            NextFire::Keep | NextFire::Never => None,
-        };
+        let next = next_fire.ms();
         let mut client = self.client().await;
         let tx = client.transaction().await?;
         lock_scope(&tx, scope).await?;
@@ -360,7 +357,7 @@ impl Store for PgStore {
                     .await?
             }
             NextFire::At(_) | NextFire::Never => {
-                let next = if let NextFire::At(ms) = next_fire { Some(ms) } else { None };
+                let next = next_fire.ms();
                 client
                     .execute(
                         "UPDATE windows SET name = $4, enabled = $5, doc = $6, next_fire_ms = $7

@@ -297,10 +297,7 @@ impl Store for SqliteStore {
         next_fire: NextFire,
     ) -> Result<WindowId, StoreError> {
         let body = serde_json::to_string(window)?;
-        let next = match next_fire {
-            NextFire::At(ms) => Some(ms),
-            NextFire::Keep | NextFire::Never => None,
-        };
+        let next = next_fire.ms();
         self.write_then(
             |tx| {
                 if let Some(id) = check_token(tx, scope, idem)? {
@@ -370,7 +367,7 @@ impl Store for SqliteStore {
                         p,
                     )?,
                     NextFire::At(_) | NextFire::Never => {
-                        let next = if let NextFire::At(ms) = next_fire { Some(ms) } else { None };
+                        let next = next_fire.ms();
                         tx.execute(
                             "UPDATE windows SET name = ?4, enabled = ?5, doc = ?6, next_fire_ms = ?7
                              WHERE account = ?1 AND region = ?2 AND window_id = ?3",
