@@ -306,6 +306,8 @@ pub async fn executions_round_trip_and_page(s: &dyn Store) {
     s.apply(&sc, &[Change::Task(done.clone())]).await.unwrap();
     assert_eq!(s.list_task_executions(&sc, &te.window_execution_id).await.unwrap(), vec![done.clone()]);
     assert_eq!(s.get_task_execution(&sc, &te.window_execution_id, &te.task_execution_id).await.unwrap(), Some(done));
+    // "All of them", as the orchestrator asks when it resumes a task.
+    assert_eq!(s.list_invocations(&sc, &te.task_execution_id, &[], None, usize::MAX).await.unwrap().len(), 5);
     let page = s.list_invocations(&sc, &te.task_execution_id, &[], Some(1), 2).await.unwrap();
     assert_eq!(page.iter().map(|i| i.seq).collect::<Vec<_>>(), [2, 3]);
     let failed = s.list_invocations(&sc, &te.task_execution_id, &[ExecutionStatus::Failed], None, 10).await.unwrap();

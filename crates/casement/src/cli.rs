@@ -105,6 +105,10 @@ pub struct ServeArgs {
     /// Days of execution history kept (AWS keeps 30).
     #[arg(long, env = "CASEMENT_HISTORY_RETENTION_DAYS", default_value_t = 30)]
     pub history_retention_days: u32,
+    /// How long a server's claim on a running execution lasts without renewal; with
+    /// PostgreSQL, another server takes over an execution whose server stopped after this.
+    #[arg(long, env = "CASEMENT_EXECUTION_LEASE_SECONDS", default_value_t = 30)]
+    pub execution_lease_seconds: u32,
     /// Do not run windows: serve the API only.
     #[arg(long, env = "CASEMENT_NO_ENGINE")]
     pub no_engine: bool,

@@ -103,6 +103,7 @@ async fn start_engine(args: &ServeArgs, store: Arc<dyn Store>, signals: Arc<Sign
     }
     let config = EngineConfig {
         retention_ms: i64::from(args.history_retention_days) * 24 * 3_600_000,
+        lease_ms: i64::from(args.execution_lease_seconds.max(1)) * 1_000,
         ..EngineConfig::default()
     };
     let engine = Engine::new(store, Arc::new(SystemClock), runners, signals, config);

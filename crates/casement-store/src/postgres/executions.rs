@@ -5,7 +5,7 @@
 use casement_model::{ExecutionStatus, Scope, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId};
 use tokio_postgres::Transaction;
 
-use super::{doc, now_ms, PgStore};
+use super::{doc, now_ms, sql_limit, PgStore};
 use crate::{Change, Decide, Due, ExecutionFilter, ExecutionKey, StoreError};
 
 /// The advisory lock that orders the outbox (see [`put_events`]).
@@ -121,7 +121,7 @@ impl PgStore {
             .query(
                 "SELECT account, region, doc, next_fire_ms FROM windows
                  WHERE next_fire_ms <= $1 ORDER BY next_fire_ms LIMIT $2 FOR UPDATE SKIP LOCKED",
-                &[&now, &(limit as i64)],
+                &[&now, &sql_limit(limit)],
             )
             .await?;
         if rows.is_empty() {
@@ -312,7 +312,7 @@ impl PgStore {
                     &filter.started_before_ms.unwrap_or(i64::MAX),
                     &after_start,
                     &after_id,
-                    &(limit as i64),
+                    &sql_limit(limit),
                 ],
             )
             .await?;
@@ -351,7 +351,7 @@ impl PgStore {
              WHERE account = $1 AND region = $2 AND task_execution_id = $3 AND seq > $4
                AND (cardinality($6::text[]) = 0 OR status = ANY($6))
              ORDER BY seq LIMIT $5",
-            &[&scope.account, &scope.region, &task, &after, &(limit as i64), &wanted],
+            &[&scope.account, &scope.region, &task, &after, &sql_limit(limit), &wanted],
         )
         .await
     }
@@ -380,7 +380,7 @@ impl PgStore {
     pub(super) async fn pg_events_after(&self, after: i64, limit: usize) -> Result<Vec<(i64, String)>, StoreError> {
         let client = self.client().await;
         let rows = client
-            .query("SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &(limit as i64)])
+            .query("SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2", &[&after, &sql_limit(limit)])
             .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }

@@ -31,8 +31,17 @@ const MIGRATIONS: &[&str] = &[
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        StoreError::Backend(e.to_string())
+        // The driver's Display says only "db error"; the server's message says what.
+        match e.as_db_error() {
+            Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Backend(e.to_string()),
+        }
     }
+}
+
+/// A row count as PostgreSQL's LIMIT takes it (`usize::MAX`, "all", would wrap negative).
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 /// A small pool: each connection serves one request at a time (transactions need it).
@@ -404,7 +413,7 @@ impl Store for PgStore {
                AND ($4::BOOLEAN IS NULL OR enabled = $4)
                AND (cardinality($5::TEXT[]) = 0 OR EXISTS (SELECT 1 FROM unnest($5::TEXT[]) p WHERE starts_with(name, p)))
              ORDER BY window_id LIMIT $6",
-            &[&scope.account, &scope.region, &after.unwrap_or(""), &filter.enabled, &filter.name_prefixes, &(limit as i64)],
+            &[&scope.account, &scope.region, &after.unwrap_or(""), &filter.enabled, &filter.name_prefixes, &sql_limit(limit)],
         )
         .await
     }

@@ -88,3 +88,48 @@ async fn windows_fire_once_across_nodes() {
         assert_eq!(all.window_executions().len(), 1, "window {id} fired once across three nodes");
     }
 }
+
+/// A server killed while it drives an execution: another server sharing the database
+/// takes the execution over when the lease runs out, follows the running Step Functions
+/// execution (starting nothing twice) and finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_node_finishes_the_executions_of_a_node_that_died() {
+    use std::sync::atomic::Ordering;
+    let Some(db) = fresh_database() else {
+        eprintln!("TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let fake = crate::fake_aws::FakeAws::start().await;
+    fake.release.store(false, Ordering::SeqCst);
+    let mut env: Vec<(String, String)> = fake.env();
+    env.push(("CASEMENT_ACCESS_KEY_ID".into(), crate::common::AKID.into()));
+    env.push(("CASEMENT_SECRET_ACCESS_KEY".into(), crate::common::SECRET.into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args = ["--database-url", &db, "--execution-lease-seconds", "2"];
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, _) = Server::spawn_with_env(dir_a.path(), &args, &env);
+    let c = a.sdk();
+    let id = create_window(&c, "failover", &crate::common::at_in(2), true).await;
+    c.register_task_with_maintenance_window()
+        .window_id(&id)
+        .task_type(aws_sdk_ssm::types::MaintenanceWindowTaskType::StepFunctions)
+        .task_arn("arn:aws:states:us-east-1:111122223333:stateMachine:sm")
+        .priority(0)
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if !fake.seen.lock().unwrap().sfn_starts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.seen.lock().unwrap().sfn_starts.len(), 1, "node A started the execution");
+    let (b, _) = Server::spawn_with_env(dir_b.path(), &args, &env);
+    a.kill();
+    fake.release.store(true, Ordering::SeqCst);
+    let cb = b.sdk();
+    let done = crate::common::wait_for_executions(&cb, &id, 1, 30).await;
+    assert_eq!(done[0].status(), Some(&aws_sdk_ssm::types::MaintenanceWindowExecutionStatus::Success));
+    assert_eq!(fake.seen.lock().unwrap().sfn_executions.len(), 1, "followed, not started again");
+}
