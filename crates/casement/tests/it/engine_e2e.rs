@@ -21,12 +21,16 @@ fn target(key: &str, values: &[&str]) -> Target {
 }
 
 fn spawn(fake: &FakeAws, dir: &std::path::Path, events_file: &std::path::Path) -> Server {
+    spawn_with(fake, dir, events_file, &[])
+}
+
+fn spawn_with(fake: &FakeAws, dir: &std::path::Path, events_file: &std::path::Path, args: &[&str]) -> Server {
     let mut env: Vec<(String, String)> = fake.env();
     env.push(("CASEMENT_EVENTS_FILE".into(), events_file.display().to_string()));
     env.push(("CASEMENT_ACCESS_KEY_ID".into(), AKID.into()));
     env.push(("CASEMENT_SECRET_ACCESS_KEY".into(), SECRET.into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Server::spawn_with_env(dir, &[], &env).0
+    Server::spawn_with_env(dir, args, &env).0
 }
 
 async fn lambda_task(c: &aws_sdk_ssm::Client, window: &str, targets: Vec<Target>, payload: &str) -> String {
@@ -110,10 +114,24 @@ async fn events_in_file(path: &std::path::Path, n: usize) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_at_window_runs_lambda_and_step_functions_tasks_and_serves_its_history() {
+    at_window_runs_and_serves_its_history(&[]).await;
+}
+
+/// The same on PostgreSQL (when `TEST_DATABASE_URL` is set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_at_window_runs_on_postgresql_too() {
+    let Some(db) = crate::postgres::fresh_database() else {
+        eprintln!("TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    at_window_runs_and_serves_its_history(&["--database-url", &db]).await;
+}
+
+async fn at_window_runs_and_serves_its_history(args: &[&str]) {
     let fake = FakeAws::start().await;
     let dir = tempfile::tempdir().unwrap();
     let events_file = dir.path().join("events.jsonl");
-    let server = spawn(&fake, &dir.path().join("data"), &events_file);
+    let server = spawn_with(&fake, &dir.path().join("data"), &events_file, args);
     let c = server.sdk();
 
     let id = window(&c, "e2e", 3).await;

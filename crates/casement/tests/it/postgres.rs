@@ -4,7 +4,7 @@
 use crate::common::{create_window, Server};
 
 /// A database URL whose connections use a new, empty schema; `None` without PostgreSQL.
-fn fresh_database() -> Option<String> {
+pub fn fresh_database() -> Option<String> {
     let url = std::env::var("TEST_DATABASE_URL").ok()?;
     let schema = format!("casement_it_{:016x}", rand::random::<u64>());
     let status = std::process::Command::new("psql")
