@@ -18,7 +18,7 @@ use crate::{events, Inner};
 /// How late an occurrence may be found and still run.
 pub const MISSED_GRACE_MS: i64 = 60_000;
 /// Windows claimed per transaction.
-const BATCH: usize = 500;
+const BATCH: usize = 2_000;
 
 /// What a due occurrence does: run, be recorded as skipped (the last run is still going),
 /// or be passed over (missed while the server was down).

@@ -115,7 +115,7 @@ impl PgStore {
         lease_until: i64,
         decide: &Decide,
     ) -> Result<Vec<(Scope, WindowExecution)>, StoreError> {
-        let mut client = self.client().await;
+        let mut client = self.scheduler_client().await;
         let tx = client.transaction().await?;
         let rows = tx
             .query(

@@ -120,16 +120,31 @@ impl PgStore {
         Ok(self.client().await.query_one("SELECT current_schema()", &[]).await?.get(0))
     }
 
+    /// A connection for a request or an orchestrator step. With more than one
+    /// connection, the first is kept for the scheduler ([`Self::scheduler_client`]), so
+    /// thousands of running executions cannot hold up the firing of due windows.
     async fn client(&self) -> MutexGuard<'_, Client> {
+        let shared = if self.clients.len() > 1 { &self.clients[1..] } else { &self.clients[..] };
         let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut guard = 'found: {
-            for i in 0..self.clients.len() {
-                if let Ok(guard) = self.clients[(start + i) % self.clients.len()].try_lock() {
+        let guard = 'found: {
+            for i in 0..shared.len() {
+                if let Ok(guard) = shared[(start + i) % shared.len()].try_lock() {
                     break 'found guard;
                 }
             }
-            self.clients[start % self.clients.len()].lock().await
+            shared[start % shared.len()].lock().await
         };
+        self.fresh(guard).await
+    }
+
+    /// The scheduler's own connection.
+    async fn scheduler_client(&self) -> MutexGuard<'_, Client> {
+        let guard = self.clients[0].lock().await;
+        self.fresh(guard).await
+    }
+
+    /// Replace a connection the database closed (restart, network loss) before use.
+    async fn fresh<'a>(&self, mut guard: MutexGuard<'a, Client>) -> MutexGuard<'a, Client> {
         if guard.is_closed() {
             match open(&self.config).await {
                 Ok(fresh) => *guard = fresh,
