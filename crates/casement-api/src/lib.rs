@@ -46,16 +46,6 @@ impl Api {
     }
 }
 
-impl Api {
-    /// Append an event to the outbox after the change it reports has committed. (Best
-    /// effort, as AWS documents its events; a crash between the two loses the event.)
-    pub async fn emit(&self, ctx: &Context, event: String) {
-        if let Err(e) = self.store.apply(&ctx.scope, &[casement_store::Change::Event(event)]).await {
-            tracing::warn!(error = %e, "writing an event to the outbox failed");
-        }
-    }
-}
-
 /// The caller of one request: whose resources, in which region.
 #[derive(Debug, Clone)]
 pub struct Context {

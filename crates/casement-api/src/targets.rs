@@ -71,18 +71,18 @@ pub async fn register(api: &Api, ctx: &Context, req: RegisterRequest) -> Result<
         description: req.description,
     };
     let limit = api.config.aws_quotas.then_some(MAX_TARGETS_PER_WINDOW);
-    let window_target_id = api.store.register_target(&ctx.scope, &target, idem.as_ref(), limit).await.map_err(|e| {
-        on_create(e, || window_not_found(target.window_id.as_str()), "targets for this maintenance window")
-    })?;
     let ev = events::registration(
         &ctx.scope,
         ctx.now_ms,
         &target.window_id,
         Registered::Target,
-        window_target_id.as_str(),
+        target.window_target_id.as_str(),
         "REGISTERED",
     );
-    api.emit(ctx, ev).await;
+    let window_target_id =
+        api.store.register_target(&ctx.scope, &target, idem.as_ref(), limit, &[ev]).await.map_err(|e| {
+            on_create(e, || window_not_found(target.window_id.as_str()), "targets for this maintenance window")
+        })?;
     Ok(RegisterResult { window_target_id })
 }
 
@@ -139,22 +139,18 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Upda
         }
     }
     check_target_keys(&t.targets)?;
-    api.store.update_target(&ctx.scope, &t).await.map_err(|e| match e {
+    let ev = events::registration(
+        &ctx.scope,
+        ctx.now_ms,
+        &t.window_id,
+        Registered::Target,
+        t.window_target_id.as_str(),
+        "UPDATED",
+    );
+    api.store.update_target(&ctx.scope, &t, &[ev]).await.map_err(|e| match e {
         StoreError::NotFound => target_not_found(t.window_target_id.as_str()),
         other => internal(other),
     })?;
-    api.emit(
-        ctx,
-        events::registration(
-            &ctx.scope,
-            ctx.now_ms,
-            &t.window_id,
-            Registered::Target,
-            t.window_target_id.as_str(),
-            "UPDATED",
-        ),
-    )
-    .await;
     Ok(UpdateResult {
         window_id: t.window_id,
         window_target_id: t.window_target_id,
@@ -182,8 +178,16 @@ pub struct DeregisterResult {
 
 pub async fn deregister(api: &Api, ctx: &Context, req: DeregisterRequest) -> Result<DeregisterResult, ApiError> {
     crate::windows::load(api, ctx, &req.window_id).await?;
+    let ev = events::registration(
+        &ctx.scope,
+        ctx.now_ms,
+        &req.window_id,
+        Registered::Target,
+        req.window_target_id.as_str(),
+        "DEREGISTERED",
+    );
     api.store
-        .deregister_target(&ctx.scope, &req.window_id, &req.window_target_id, req.safe.unwrap_or(false))
+        .deregister_target(&ctx.scope, &req.window_id, &req.window_target_id, req.safe.unwrap_or(false), &[ev])
         .await
         .map_err(|e| match e {
             StoreError::NotFound => target_not_found(req.window_target_id.as_str()),
@@ -193,15 +197,6 @@ pub async fn deregister(api: &Api, ctx: &Context, req: DeregisterRequest) -> Res
             )),
             other => internal(other),
         })?;
-    let ev = events::registration(
-        &ctx.scope,
-        ctx.now_ms,
-        &req.window_id,
-        Registered::Target,
-        req.window_target_id.as_str(),
-        "DEREGISTERED",
-    );
-    api.emit(ctx, ev).await;
     Ok(DeregisterResult { window_id: req.window_id, window_target_id: req.window_target_id })
 }
 

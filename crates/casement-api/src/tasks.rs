@@ -158,19 +158,18 @@ pub async fn register(api: &Api, ctx: &Context, req: RegisterRequest) -> Result<
     };
     check_task(api, ctx, &window, &task).await?;
     let limit = api.config.aws_quotas.then_some(MAX_TASKS_PER_WINDOW);
-    let window_task_id =
-        api.store.register_task(&ctx.scope, &task, idem.as_ref(), limit).await.map_err(|e| {
-            on_create(e, || window_not_found(task.window_id.as_str()), "tasks for this maintenance window")
-        })?;
     let ev = events::registration(
         &ctx.scope,
         ctx.now_ms,
         &task.window_id,
         Registered::Task,
-        window_task_id.as_str(),
+        task.window_task_id.as_str(),
         "REGISTERED",
     );
-    api.emit(ctx, ev).await;
+    let window_task_id =
+        api.store.register_task(&ctx.scope, &task, idem.as_ref(), limit, &[ev]).await.map_err(|e| {
+            on_create(e, || window_not_found(task.window_id.as_str()), "tasks for this maintenance window")
+        })?;
     Ok(RegisterResult { window_task_id })
 }
 
@@ -325,22 +324,18 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Task
         );
     }
     check_task(api, ctx, &window, &t).await?;
-    api.store.update_task(&ctx.scope, &t).await.map_err(|e| match e {
+    let ev = events::registration(
+        &ctx.scope,
+        ctx.now_ms,
+        &t.window_id,
+        Registered::Task,
+        t.window_task_id.as_str(),
+        "UPDATED",
+    );
+    api.store.update_task(&ctx.scope, &t, &[ev]).await.map_err(|e| match e {
         StoreError::NotFound => task_not_found(t.window_task_id.as_str()),
         other => internal(other),
     })?;
-    api.emit(
-        ctx,
-        events::registration(
-            &ctx.scope,
-            ctx.now_ms,
-            &t.window_id,
-            Registered::Task,
-            t.window_task_id.as_str(),
-            "UPDATED",
-        ),
-    )
-    .await;
     Ok(TaskResult::new(t, false))
 }
 
@@ -353,10 +348,6 @@ pub struct DeregisterResult {
 
 pub async fn deregister(api: &Api, ctx: &Context, req: IdRequest) -> Result<DeregisterResult, ApiError> {
     crate::windows::load(api, ctx, &req.window_id).await?;
-    api.store.deregister_task(&ctx.scope, &req.window_id, &req.window_task_id).await.map_err(|e| match e {
-        StoreError::NotFound => task_not_found(req.window_task_id.as_str()),
-        other => internal(other),
-    })?;
     let ev = events::registration(
         &ctx.scope,
         ctx.now_ms,
@@ -365,7 +356,10 @@ pub async fn deregister(api: &Api, ctx: &Context, req: IdRequest) -> Result<Dere
         req.window_task_id.as_str(),
         "DEREGISTERED",
     );
-    api.emit(ctx, ev).await;
+    api.store.deregister_task(&ctx.scope, &req.window_id, &req.window_task_id, &[ev]).await.map_err(|e| match e {
+        StoreError::NotFound => task_not_found(req.window_task_id.as_str()),
+        other => internal(other),
+    })?;
     Ok(DeregisterResult { window_id: req.window_id, window_task_id: req.window_task_id })
 }
 

@@ -230,15 +230,16 @@ pub async fn update(api: &Api, ctx: &Context, req: UpdateRequest) -> Result<Wind
     } else {
         NextFire::Keep
     };
-    api.store.update_window(&ctx.scope, &w, next_fire).await.map_err(|e| match e {
+    let events: Vec<String> = (w.enabled != before.enabled)
+        .then(|| events::window_state(&ctx.scope, ctx.now_ms, &w.window_id, w.enabled))
+        .into_iter()
+        .collect();
+    api.store.update_window(&ctx.scope, &w, next_fire, &events).await.map_err(|e| match e {
         StoreError::NotFound => window_not_found(w.window_id.as_str()),
         other => internal(other),
     })?;
     if next_fire != NextFire::Keep {
         api.signals.schedule_changed();
-    }
-    if w.enabled != before.enabled {
-        api.emit(ctx, events::window_state(&ctx.scope, ctx.now_ms, &w.window_id, w.enabled)).await;
     }
     Ok(WindowOut { window: Arc::new(w), with_dates: false, next_execution_time: None })
 }

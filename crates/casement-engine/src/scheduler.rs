@@ -62,7 +62,7 @@ async fn schedule_unscheduled(inner: &Inner) {
     let now = inner.clock.now_ms();
     for (scope, w) in windows {
         if let Some(next) = next_fire_after(&w, now) {
-            if let Err(e) = inner.store.update_window(&scope, &w, NextFire::At(next)).await {
+            if let Err(e) = inner.store.update_window(&scope, &w, NextFire::At(next), &[]).await {
                 tracing::warn!(window = %w.window_id, error = %e, "scheduling a stored window failed");
             }
         }

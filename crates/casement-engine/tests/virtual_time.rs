@@ -160,7 +160,7 @@ impl World {
             name: None,
             description: None,
         };
-        self.store.register_target(&self.scope, &t, None, None).await.unwrap()
+        self.store.register_target(&self.scope, &t, None, None, &[]).await.unwrap()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -196,7 +196,7 @@ impl World {
             cutoff_behavior: cutoff_behavior.map(str::to_owned),
             alarm_configuration: None,
         };
-        self.store.register_task(&self.scope, &t, None, None).await.unwrap()
+        self.store.register_task(&self.scope, &t, None, None, &[]).await.unwrap()
     }
 
     /// Let virtual time run to `ms`.
@@ -570,7 +570,7 @@ async fn pseudo_parameters_are_substituted_in_the_parameters_string() {
         }),
         ..Default::default()
     });
-    w.store.register_task(&w.scope, &task, None, None).await.unwrap();
+    w.store.register_task(&w.scope, &task, None, None, &[]).await.unwrap();
     w.start();
     w.run_until(T0 + HOUR).await;
     let e = w.only_execution(&id).await;
@@ -626,7 +626,7 @@ async fn disabling_a_window_stops_it_firing() {
     assert_eq!(w.executions(&id).await.len(), 2);
     let mut win = (*w.store.get_window(&w.scope, &id).await.unwrap().unwrap()).clone();
     win.enabled = false;
-    w.store.update_window(&w.scope, &win, NextFire::Never).await.unwrap();
+    w.store.update_window(&w.scope, &win, NextFire::Never, &[]).await.unwrap();
     w.run_until(T0 + 5 * HOUR).await;
     assert_eq!(w.executions(&id).await.len(), 2);
 }
@@ -677,7 +677,7 @@ async fn windows_stored_without_a_fire_time_are_scheduled_at_start() {
     let w = World::new(ok(MIN)).await;
     let id = w.window("rate(1 hour)", 1, 0, 0).await;
     let win = (*w.store.get_window(&w.scope, &id).await.unwrap().unwrap()).clone();
-    w.store.update_window(&w.scope, &win, NextFire::Never).await.unwrap();
+    w.store.update_window(&w.scope, &win, NextFire::Never, &[]).await.unwrap();
     w.start();
     w.run_until(T0 + 90 * MIN).await;
     let starts: Vec<i64> = w.executions(&id).await.iter().map(|e| e.start_ms - T0).collect();

@@ -109,6 +109,9 @@ pub struct ExecutionFilter {
 /// Pagination key of executions, newest first: (start, ID).
 pub type ExecutionKey = (i64, String);
 
+/// Writes that change a resource take the events reporting the change (EventBridge JSON)
+/// and append them to the outbox in the same transaction: the event exists if and only
+/// if the change does.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Succeeds when the database answers.
@@ -129,7 +132,13 @@ pub trait Store: Send + Sync + 'static {
     /// Shared, not copied: the hottest read in the API.
     async fn get_window(&self, scope: &Scope, id: &WindowId) -> Result<Option<Arc<Window>>, StoreError>;
     /// Replace a stored window; `NotFound` if it was deleted meanwhile.
-    async fn update_window(&self, scope: &Scope, window: &Window, next_fire: NextFire) -> Result<(), StoreError>;
+    async fn update_window(
+        &self,
+        scope: &Scope,
+        window: &Window,
+        next_fire: NextFire,
+        events: &[String],
+    ) -> Result<(), StoreError>;
     /// Delete a window with its targets, tasks and tags (its execution history stays until
     /// retention purges it). Returns whether it existed.
     async fn delete_window(&self, scope: &Scope, id: &WindowId) -> Result<bool, StoreError>;
@@ -149,6 +158,7 @@ pub trait Store: Send + Sync + 'static {
         target: &WindowTarget,
         idempotency: Option<&Idempotency>,
         limit: Option<usize>,
+        events: &[String],
     ) -> Result<WindowTargetId, StoreError>;
     async fn get_target(
         &self,
@@ -156,7 +166,7 @@ pub trait Store: Send + Sync + 'static {
         window: &WindowId,
         id: &WindowTargetId,
     ) -> Result<Option<WindowTarget>, StoreError>;
-    async fn update_target(&self, scope: &Scope, target: &WindowTarget) -> Result<(), StoreError>;
+    async fn update_target(&self, scope: &Scope, target: &WindowTarget, events: &[String]) -> Result<(), StoreError>;
     /// With `safe`, fails with `InUse` when a task of the window names the target.
     async fn deregister_target(
         &self,
@@ -164,6 +174,7 @@ pub trait Store: Send + Sync + 'static {
         window: &WindowId,
         id: &WindowTargetId,
         safe: bool,
+        events: &[String],
     ) -> Result<(), StoreError>;
     /// A window's targets, ordered by ID.
     async fn list_targets(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTarget>, StoreError>;
@@ -176,6 +187,7 @@ pub trait Store: Send + Sync + 'static {
         task: &WindowTask,
         idempotency: Option<&Idempotency>,
         limit: Option<usize>,
+        events: &[String],
     ) -> Result<WindowTaskId, StoreError>;
     async fn get_task(
         &self,
@@ -183,8 +195,14 @@ pub trait Store: Send + Sync + 'static {
         window: &WindowId,
         id: &WindowTaskId,
     ) -> Result<Option<WindowTask>, StoreError>;
-    async fn update_task(&self, scope: &Scope, task: &WindowTask) -> Result<(), StoreError>;
-    async fn deregister_task(&self, scope: &Scope, window: &WindowId, id: &WindowTaskId) -> Result<(), StoreError>;
+    async fn update_task(&self, scope: &Scope, task: &WindowTask, events: &[String]) -> Result<(), StoreError>;
+    async fn deregister_task(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        id: &WindowTaskId,
+        events: &[String],
+    ) -> Result<(), StoreError>;
     /// A window's tasks, ordered by ID.
     async fn list_tasks(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTask>, StoreError>;
 

@@ -71,11 +71,11 @@ pub async fn window_round_trip(s: &dyn Store) {
     let id = s.create_window(&scope(), &w, &[], None, None, NextFire::Never).await.unwrap();
     assert_eq!(s.get_window(&scope(), &id).await.unwrap().as_deref(), Some(&w));
     w.name = "b".into();
-    s.update_window(&scope(), &w, NextFire::Keep).await.unwrap();
+    s.update_window(&scope(), &w, NextFire::Keep, &[]).await.unwrap();
     assert_eq!(s.get_window(&scope(), &id).await.unwrap().unwrap().name, "b");
     assert!(s.delete_window(&scope(), &id).await.unwrap());
     assert!(!s.delete_window(&scope(), &id).await.unwrap());
-    assert!(matches!(s.update_window(&scope(), &w, NextFire::Keep).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.update_window(&scope(), &w, NextFire::Keep, &[]).await, Err(StoreError::NotFound)));
 }
 
 pub async fn scopes_are_isolated(s: &dyn Store) {
@@ -139,32 +139,32 @@ pub async fn targets_tasks_and_safe_deregister(s: &dyn Store) {
     let w = window("tt");
     s.create_window(&scope(), &w, &[], None, None, NextFire::Never).await.unwrap();
     let t = target(&w.window_id);
-    s.register_target(&scope(), &t, None, None).await.unwrap();
+    s.register_target(&scope(), &t, None, None, &[]).await.unwrap();
     let k = task(
         &w.window_id,
         vec![Target { key: Some("WindowTargetIds".into()), values: Some(vec![t.window_target_id.to_string()]) }],
     );
-    s.register_task(&scope(), &k, None, None).await.unwrap();
+    s.register_task(&scope(), &k, None, None, &[]).await.unwrap();
     assert_eq!(s.get_target(&scope(), &w.window_id, &t.window_target_id).await.unwrap(), Some(t.clone()));
     assert_eq!(s.list_tasks(&scope(), &w.window_id).await.unwrap(), vec![k.clone()]);
     assert!(matches!(
-        s.deregister_target(&scope(), &w.window_id, &t.window_target_id, true).await,
+        s.deregister_target(&scope(), &w.window_id, &t.window_target_id, true, &[]).await,
         Err(StoreError::InUse)
     ));
-    s.deregister_task(&scope(), &w.window_id, &k.window_task_id).await.unwrap();
-    s.deregister_target(&scope(), &w.window_id, &t.window_target_id, true).await.unwrap();
+    s.deregister_task(&scope(), &w.window_id, &k.window_task_id, &[]).await.unwrap();
+    s.deregister_target(&scope(), &w.window_id, &t.window_target_id, true, &[]).await.unwrap();
     assert!(s.list_targets(&scope(), &w.window_id).await.unwrap().is_empty());
     // A target cannot be registered on a window that does not exist.
     let orphan = target(&WindowId::generate());
-    assert!(matches!(s.register_target(&scope(), &orphan, None, None).await, Err(StoreError::NotFound)));
+    assert!(matches!(s.register_target(&scope(), &orphan, None, None, &[]).await, Err(StoreError::NotFound)));
 }
 
 pub async fn delete_cascades(s: &dyn Store) {
     let w = window("cascade");
     let tags = [Tag { key: "k".into(), value: "v".into() }];
     s.create_window(&scope(), &w, &tags, None, None, NextFire::Never).await.unwrap();
-    s.register_target(&scope(), &target(&w.window_id), None, None).await.unwrap();
-    s.register_task(&scope(), &task(&w.window_id, vec![]), None, None).await.unwrap();
+    s.register_target(&scope(), &target(&w.window_id), None, None, &[]).await.unwrap();
+    s.register_task(&scope(), &task(&w.window_id, vec![]), None, None, &[]).await.unwrap();
     assert_eq!(s.list_tags(&scope(), "MaintenanceWindow", w.window_id.as_str()).await.unwrap(), tags);
     s.delete_window(&scope(), &w.window_id).await.unwrap();
     assert!(s.list_targets(&scope(), &w.window_id).await.unwrap().is_empty());
@@ -235,7 +235,7 @@ pub async fn due_windows_fire_once(s: &dyn Store) {
     assert!(statuses.contains(&(due.window_id.clone(), ExecutionStatus::SkippedOverlapping)));
     assert!(statuses.contains(&(later.window_id.clone(), ExecutionStatus::InProgress)));
     // Disabling (NextFire::Never) takes a window out of the schedule.
-    s.update_window(&sc, &due, NextFire::Never).await.unwrap();
+    s.update_window(&sc, &due, NextFire::Never, &[]).await.unwrap();
     let fired = s.fire_due(100_000, 100, "node-a", 60_000, &decide).await.unwrap();
     assert!(fired.iter().all(|(_, e)| e.window_id != due.window_id));
 }
@@ -361,6 +361,36 @@ pub async fn tagged_resources_match(s: &dyn Store) {
     assert!(s.tagged_resources(&sc, "MaintenanceWindow", "Env", &[]).await.unwrap().is_empty());
 }
 
+/// A write's events are in the outbox exactly when the write happened.
+pub async fn writes_append_their_events(s: &dyn Store) {
+    let tag = casement_model::ids::new_uuid();
+    let ev = |what: &str| format!("{tag} {what}");
+    let count = |events: &[(i64, String)], what: &str| events.iter().filter(|(_, b)| *b == ev(what)).count();
+    let w = window("events");
+    s.create_window(&scope(), &w, &[], None, None, NextFire::Never).await.unwrap();
+    let t = target(&w.window_id);
+    let idem =
+        Idempotency { operation: "RegisterTargetWithMaintenanceWindow", token: tag.clone(), fingerprint: "f".into() };
+    s.register_target(&scope(), &t, Some(&idem), None, &[ev("registered")]).await.unwrap();
+    // A retried request (same client token) changes nothing and says nothing.
+    let mut again = t.clone();
+    again.window_target_id = WindowTargetId::generate();
+    s.register_target(&scope(), &again, Some(&idem), None, &[ev("registered")]).await.unwrap();
+    // A failed write leaves no event.
+    let orphan = target(&WindowId::generate());
+    assert!(s.register_target(&scope(), &orphan, None, None, &[ev("orphan")]).await.is_err());
+    s.update_target(&scope(), &t, &[ev("updated")]).await.unwrap();
+    s.deregister_target(&scope(), &w.window_id, &t.window_target_id, false, &[ev("deregistered")]).await.unwrap();
+    assert!(s.deregister_target(&scope(), &w.window_id, &t.window_target_id, false, &[ev("again")]).await.is_err());
+    s.update_window(&scope(), &w, NextFire::Keep, &[ev("disabled")]).await.unwrap();
+    let events = s.events_after(0, 100_000).await.unwrap();
+    for (what, n) in
+        [("registered", 1), ("orphan", 0), ("updated", 1), ("deregistered", 1), ("again", 0), ("disabled", 1)]
+    {
+        assert_eq!(count(&events, what), n, "{what}");
+    }
+}
+
 /// yielding `(store, guard)`, where the guard keeps any temporary resources alive.
 #[macro_export]
 macro_rules! store_test_suite {
@@ -369,7 +399,7 @@ macro_rules! store_test_suite {
             window_round_trip, scopes_are_isolated, list_pages_and_filters, idempotent_create,
             limits_are_enforced, targets_tasks_and_safe_deregister, delete_cascades, tags_overwrite_and_limit,
             due_windows_fire_once, executions_round_trip_and_page, cancel_adopt_and_purge, event_cursors,
-            tagged_resources_match);
+            tagged_resources_match, writes_append_their_events);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

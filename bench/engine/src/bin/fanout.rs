@@ -36,7 +36,7 @@ async fn main() {
         name: None,
         description: None,
     };
-    let tid = store.register_target(&sc, &target, None, None).await.expect("target");
+    let tid = store.register_target(&sc, &target, None, None, &[]).await.expect("target");
     let task = WindowTask {
         window_id: id.clone(),
         window_task_id: WindowTaskId::generate(),
@@ -61,7 +61,7 @@ async fn main() {
         cutoff_behavior: None,
         alarm_configuration: None,
     };
-    store.register_task(&sc, &task, None, None).await.expect("task");
+    store.register_task(&sc, &task, None, None, &[]).await.expect("task");
     let url = instant_lambda().await;
     let runners =
         Runners::default().with(TaskType::Lambda, Arc::new(LambdaRunner::new(AwsClients::load().await, Some(url))));

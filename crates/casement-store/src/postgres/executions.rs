@@ -80,11 +80,12 @@ async fn insert_executions(
     Ok(())
 }
 
-async fn put_events(tx: &Transaction<'_>, bodies: &[&str]) -> Result<(), StoreError> {
+pub(super) async fn put_events<S: AsRef<str> + Sync>(tx: &Transaction<'_>, bodies: &[S]) -> Result<(), StoreError> {
     if bodies.is_empty() {
         return Ok(());
     }
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&OUTBOX_LOCK]).await?;
+    let bodies: Vec<&str> = bodies.iter().map(AsRef::as_ref).collect();
     tx.execute(
         "INSERT INTO events (created_ms, body) SELECT $1, b FROM unnest($2::text[]) WITH ORDINALITY AS t(b, n) ORDER BY n",
         &[&now_ms(), &bodies],

@@ -181,6 +181,7 @@ impl PgStore {
         body: &str,
         idem: Option<&Idempotency>,
         limit: Option<usize>,
+        events: &[String],
     ) -> Result<String, StoreError> {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
@@ -207,6 +208,7 @@ impl PgStore {
         let sql = kind.sql("INSERT INTO {table} (account, region, window_id, {id}, doc) VALUES ($1, $2, $3, $4, $5)");
         tx.execute(&sql, &[&scope.account, &scope.region, &window.as_str(), &id, &body]).await?;
         record_token(&tx, scope, idem, id).await?;
+        executions::put_events(&tx, events).await?;
         tx.commit().await?;
         Ok(id.to_owned())
     }
@@ -218,13 +220,18 @@ impl PgStore {
         window: &WindowId,
         id: &str,
         body: &str,
+        events: &[String],
     ) -> Result<(), StoreError> {
         let sql =
             kind.sql("UPDATE {table} SET doc = $5 WHERE account = $1 AND region = $2 AND window_id = $3 AND {id} = $4");
-        let client = self.client().await;
-        match client.execute(&sql, &[&scope.account, &scope.region, &window.as_str(), &id, &body]).await? {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        match tx.execute(&sql, &[&scope.account, &scope.region, &window.as_str(), &id, &body]).await? {
             0 => Err(StoreError::NotFound),
-            _ => Ok(()),
+            _ => {
+                executions::put_events(&tx, events).await?;
+                Ok(tx.commit().await?)
+            }
         }
     }
 
@@ -366,9 +373,16 @@ impl Store for PgStore {
         Ok(w.map(Arc::new))
     }
 
-    async fn update_window(&self, scope: &Scope, window: &Window, next_fire: NextFire) -> Result<(), StoreError> {
+    async fn update_window(
+        &self,
+        scope: &Scope,
+        window: &Window,
+        next_fire: NextFire,
+        events: &[String],
+    ) -> Result<(), StoreError> {
         let body = serde_json::to_string(window)?;
-        let client = self.client().await;
+        let mut client = self.client().await;
+        let client = client.transaction().await?;
         let (id, name, enabled) = (window.window_id.as_str(), &window.name, &window.enabled);
         let n = match next_fire {
             NextFire::Keep => {
@@ -392,10 +406,10 @@ impl Store for PgStore {
             }
         };
         if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        executions::put_events(&client, events).await?;
+        Ok(client.commit().await?)
     }
 
     async fn delete_window(&self, scope: &Scope, id: &WindowId) -> Result<bool, StoreError> {
@@ -439,10 +453,11 @@ impl Store for PgStore {
         target: &WindowTarget,
         idem: Option<&Idempotency>,
         limit: Option<usize>,
+        events: &[String],
     ) -> Result<WindowTargetId, StoreError> {
         let body = serde_json::to_string(target)?;
         let id = target.window_target_id.as_str();
-        self.insert_child((Child::Target, &target.window_id, id), scope, &body, idem, limit)
+        self.insert_child((Child::Target, &target.window_id, id), scope, &body, idem, limit, events)
             .await
             .map(WindowTargetId::from)
     }
@@ -456,9 +471,10 @@ impl Store for PgStore {
         self.get_child(Child::Target, scope, window, id.as_str()).await
     }
 
-    async fn update_target(&self, scope: &Scope, target: &WindowTarget) -> Result<(), StoreError> {
+    async fn update_target(&self, scope: &Scope, target: &WindowTarget, events: &[String]) -> Result<(), StoreError> {
         let body = serde_json::to_string(target)?;
-        self.update_child(Child::Target, scope, &target.window_id, target.window_target_id.as_str(), &body).await
+        self.update_child(Child::Target, scope, &target.window_id, target.window_target_id.as_str(), &body, events)
+            .await
     }
 
     async fn deregister_target(
@@ -467,6 +483,7 @@ impl Store for PgStore {
         window: &WindowId,
         id: &WindowTargetId,
         safe: bool,
+        events: &[String],
     ) -> Result<(), StoreError> {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
@@ -490,12 +507,11 @@ impl Store for PgStore {
                 &[&scope.account, &scope.region, &window.as_str(), &id.as_str()],
             )
             .await?;
-        tx.commit().await?;
         if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        executions::put_events(&tx, events).await?;
+        Ok(tx.commit().await?)
     }
 
     async fn list_targets(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTarget>, StoreError> {
@@ -516,10 +532,13 @@ impl Store for PgStore {
         task: &WindowTask,
         idem: Option<&Idempotency>,
         limit: Option<usize>,
+        events: &[String],
     ) -> Result<WindowTaskId, StoreError> {
         let body = serde_json::to_string(task)?;
         let id = task.window_task_id.as_str();
-        self.insert_child((Child::Task, &task.window_id, id), scope, &body, idem, limit).await.map(WindowTaskId::from)
+        self.insert_child((Child::Task, &task.window_id, id), scope, &body, idem, limit, events)
+            .await
+            .map(WindowTaskId::from)
     }
 
     async fn get_task(
@@ -531,24 +550,31 @@ impl Store for PgStore {
         self.get_child(Child::Task, scope, window, id.as_str()).await
     }
 
-    async fn update_task(&self, scope: &Scope, task: &WindowTask) -> Result<(), StoreError> {
+    async fn update_task(&self, scope: &Scope, task: &WindowTask, events: &[String]) -> Result<(), StoreError> {
         let body = serde_json::to_string(task)?;
-        self.update_child(Child::Task, scope, &task.window_id, task.window_task_id.as_str(), &body).await
+        self.update_child(Child::Task, scope, &task.window_id, task.window_task_id.as_str(), &body, events).await
     }
 
-    async fn deregister_task(&self, scope: &Scope, window: &WindowId, id: &WindowTaskId) -> Result<(), StoreError> {
-        let client = self.client().await;
-        let n = client
+    async fn deregister_task(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        id: &WindowTaskId,
+        events: &[String],
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        let n = tx
             .execute(
                 "DELETE FROM window_tasks WHERE account = $1 AND region = $2 AND window_id = $3 AND window_task_id = $4",
                 &[&scope.account, &scope.region, &window.as_str(), &id.as_str()],
             )
             .await?;
         if n == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
+            return Err(StoreError::NotFound);
         }
+        executions::put_events(&tx, events).await?;
+        Ok(tx.commit().await?)
     }
 
     async fn list_tasks(&self, scope: &Scope, window: &WindowId) -> Result<Vec<WindowTask>, StoreError> {

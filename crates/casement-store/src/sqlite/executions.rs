@@ -48,6 +48,11 @@ fn put_event(tx: &Transaction<'_>, body: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Append events to the outbox in the caller's transaction.
+pub(super) fn put_events(tx: &Transaction<'_>, events: &[String]) -> Result<(), StoreError> {
+    events.iter().try_for_each(|e| put_event(tx, e))
+}
+
 fn read_execution(doc_text: String, cancel: bool) -> Result<WindowExecution, StoreError> {
     let mut e: WindowExecution = doc(doc_text)?;
     e.cancel_requested = cancel;

@@ -217,6 +217,7 @@ impl SqliteStore {
         body: &str,
         idem: Option<&Idempotency>,
         limit: Option<usize>,
+        events: &[String],
     ) -> Result<String, StoreError> {
         self.write(|tx| {
             if let Some(id) = check_token(tx, scope, idem)? {
@@ -236,6 +237,7 @@ impl SqliteStore {
                 kind.sql("INSERT INTO {table} (account, region, window_id, {id}, doc) VALUES (?1, ?2, ?3, ?4, ?5)");
             tx.execute(&sql, params![scope.account, scope.region, window.as_str(), id, body])?;
             record_token(tx, scope, idem, id)?;
+            executions::put_events(tx, events)?;
             Ok(id.to_owned())
         })
     }
@@ -247,12 +249,13 @@ impl SqliteStore {
         window: &WindowId,
         id: &str,
         body: &str,
+        events: &[String],
     ) -> Result<(), StoreError> {
         let sql =
             kind.sql("UPDATE {table} SET doc = ?5 WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND {id} = ?4");
         self.write(|tx| match tx.execute(&sql, params![scope.account, scope.region, window.as_str(), id, body])? {
             0 => Err(StoreError::NotFound),
-            _ => Ok(()),
+            _ => executions::put_events(tx, events),
         })
     }
 
@@ -354,7 +357,13 @@ impl Store for SqliteStore {
         Ok(window)
     }
 
-    async fn update_window(&self, scope: &Scope, window: &Window, next_fire: NextFire) -> Result<(), StoreError> {
+    async fn update_window(
+        &self,
+        scope: &Scope,
+        window: &Window,
+        next_fire: NextFire,
+        events: &[String],
+    ) -> Result<(), StoreError> {
         let body = serde_json::to_string(window)?;
         self.write_then(
             |tx| {
@@ -386,7 +395,7 @@ impl Store for SqliteStore {
                 if n == 0 {
                     Err(StoreError::NotFound)
                 } else {
-                    Ok(())
+                    executions::put_events(tx, events)
                 }
             },
             |_| self.cache_window(scope, Arc::new(window.clone())),
@@ -451,10 +460,12 @@ impl Store for SqliteStore {
         target: &WindowTarget,
         idem: Option<&Idempotency>,
         limit: Option<usize>,
+        events: &[String],
     ) -> Result<WindowTargetId, StoreError> {
         let body = serde_json::to_string(target)?;
         let id = target.window_target_id.as_str();
-        self.insert_child((Child::Target, &target.window_id, id), scope, &body, idem, limit).map(WindowTargetId::from)
+        self.insert_child((Child::Target, &target.window_id, id), scope, &body, idem, limit, events)
+            .map(WindowTargetId::from)
     }
 
     async fn get_target(
@@ -466,9 +477,9 @@ impl Store for SqliteStore {
         self.get_child(Child::Target, scope, window, id.as_str())
     }
 
-    async fn update_target(&self, scope: &Scope, target: &WindowTarget) -> Result<(), StoreError> {
+    async fn update_target(&self, scope: &Scope, target: &WindowTarget, events: &[String]) -> Result<(), StoreError> {
         let body = serde_json::to_string(target)?;
-        self.update_child(Child::Target, scope, &target.window_id, target.window_target_id.as_str(), &body)
+        self.update_child(Child::Target, scope, &target.window_id, target.window_target_id.as_str(), &body, events)
     }
 
     async fn deregister_target(
@@ -477,6 +488,7 @@ impl Store for SqliteStore {
         window: &WindowId,
         id: &WindowTargetId,
         safe: bool,
+        events: &[String],
     ) -> Result<(), StoreError> {
         self.write(|tx| {
             if safe {
@@ -498,7 +510,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 Err(StoreError::NotFound)
             } else {
-                Ok(())
+                executions::put_events(tx, events)
             }
         })
     }
@@ -520,10 +532,11 @@ impl Store for SqliteStore {
         task: &WindowTask,
         idem: Option<&Idempotency>,
         limit: Option<usize>,
+        events: &[String],
     ) -> Result<WindowTaskId, StoreError> {
         let body = serde_json::to_string(task)?;
         let id = task.window_task_id.as_str();
-        self.insert_child((Child::Task, &task.window_id, id), scope, &body, idem, limit).map(WindowTaskId::from)
+        self.insert_child((Child::Task, &task.window_id, id), scope, &body, idem, limit, events).map(WindowTaskId::from)
     }
 
     async fn get_task(
@@ -535,12 +548,18 @@ impl Store for SqliteStore {
         self.get_child(Child::Task, scope, window, id.as_str())
     }
 
-    async fn update_task(&self, scope: &Scope, task: &WindowTask) -> Result<(), StoreError> {
+    async fn update_task(&self, scope: &Scope, task: &WindowTask, events: &[String]) -> Result<(), StoreError> {
         let body = serde_json::to_string(task)?;
-        self.update_child(Child::Task, scope, &task.window_id, task.window_task_id.as_str(), &body)
+        self.update_child(Child::Task, scope, &task.window_id, task.window_task_id.as_str(), &body, events)
     }
 
-    async fn deregister_task(&self, scope: &Scope, window: &WindowId, id: &WindowTaskId) -> Result<(), StoreError> {
+    async fn deregister_task(
+        &self,
+        scope: &Scope,
+        window: &WindowId,
+        id: &WindowTaskId,
+        events: &[String],
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             let n = tx.execute(
                 "DELETE FROM window_tasks WHERE account = ?1 AND region = ?2 AND window_id = ?3 AND window_task_id = ?4",
@@ -549,7 +568,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 Err(StoreError::NotFound)
             } else {
-                Ok(())
+                executions::put_events(tx, events)
             }
         })
     }
