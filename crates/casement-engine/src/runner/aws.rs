@@ -18,7 +18,14 @@ impl AwsClients {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
             .build_https();
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await;
+        // Each client gets the Region of the window it works for; naming one here keeps
+        // the loader from looking for a default (on a machine outside AWS, the instance
+        // metadata lookup would hold up the server's start). Credentials resolve lazily.
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .http_client(http)
+            .load()
+            .await;
         Self { sdk }
     }
 }
