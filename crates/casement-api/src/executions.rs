@@ -62,13 +62,20 @@ async fn execution(api: &Api, ctx: &Context, id: &str) -> Result<WindowExecution
 }
 
 async fn task_execution(api: &Api, ctx: &Context, exec: &str, task: &str) -> Result<TaskExecution, ApiError> {
-    // The execution first: an unknown execution is reported as such.
-    execution(api, ctx, exec).await?;
-    api.store
-        .get_task_execution(&ctx.scope, exec, task)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| task_execution_not_found(task))
+    match api.store.get_task_execution(&ctx.scope, exec, task).await.map_err(internal)? {
+        Some(t) => Ok(t),
+        None => Err(missing_task(api, ctx, exec, task).await),
+    }
+}
+
+/// Which ID of a task-level request is unknown: the execution's, if it is, as AWS
+/// reports the outermost missing resource; else the task execution's. Asked only once a
+/// lookup has come back empty, so found resources cost no extra read.
+async fn missing_task(api: &Api, ctx: &Context, exec: &str, task: &str) -> ApiError {
+    match execution(api, ctx, exec).await {
+        Ok(_) => task_execution_not_found(task),
+        Err(e) => e,
+    }
 }
 
 /// `STATUS` filter values, checked against the enum (SKIPPED_OVERLAPPING is not one).
@@ -329,7 +336,12 @@ pub struct GetTaskResult {
 /// own (deprecated) TaskParameters, as AWS's examples do.
 pub async fn get_task(api: &Api, ctx: &Context, req: TaskRequest) -> Result<GetTaskResult, ApiError> {
     let e = execution(api, ctx, &req.window_execution_id).await?;
-    let t = task_execution(api, ctx, &req.window_execution_id, &req.task_id).await?;
+    let t = api
+        .store
+        .get_task_execution(&ctx.scope, &req.window_execution_id, &req.task_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| task_execution_not_found(&req.task_id))?;
     let planned = planned_task(&e, &t);
     let mut params: BTreeMap<String, Value> = BTreeMap::new();
     let nodes: Vec<&str> = t.targets.iter().map(|r| r.resource_id.as_str()).filter(|r| !r.is_empty()).collect();

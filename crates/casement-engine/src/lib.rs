@@ -96,11 +96,6 @@ impl Engine {
             supervise("event delivery", move || outbox::deliver(inner.clone(), sink.clone()));
         }
     }
-
-    /// How many executions this process is driving now.
-    pub fn driving(&self) -> usize {
-        self.inner.driving.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
 }
 
 /// Run a loop that should never end; if it panics (a bug), log it and start it again

@@ -168,13 +168,40 @@ async fn start_task(inner: &Inner, scope: &Scope, exec: &WindowExecution, task: 
     te
 }
 
+/// What every invocation of one task execution shares: built once per task execution
+/// and shared, not copied per invocation (a task may have thousands of targets).
+struct TaskRun {
+    inner: Arc<Inner>,
+    scope: Scope,
+    exec: WindowExecution,
+    task: WindowTask,
+    te: TaskExecution,
+}
+
+impl TaskRun {
+    /// The request an invocation sends, pseudo parameters substituted.
+    fn request(&self, inv: &TaskInvocation, target: &ResolvedTarget) -> Request {
+        Request::build(
+            &self.task,
+            &PseudoParams {
+                window_id: self.exec.window_id.as_str(),
+                window_task_id: self.task.window_task_id.as_str(),
+                window_execution_id: &self.exec.window_execution_id,
+                task_execution_id: &self.te.task_execution_id,
+                invocation_id: &inv.invocation_id,
+                target,
+            },
+        )
+    }
+}
+
 /// Run one task execution's invocations to the end and record its final status.
 async fn run_task(
     inner: Arc<Inner>,
     scope: Scope,
     exec: WindowExecution,
     task: WindowTask,
-    mut te: TaskExecution,
+    te: TaskExecution,
 ) -> TaskExecution {
     let existing =
         inner.retry(|| inner.store.list_invocations(&scope, &te.task_execution_id, &[], None, usize::MAX)).await;
@@ -183,6 +210,7 @@ async fn run_task(
     let max_errors = limits::max_errors(te.max_errors.as_deref(), n);
     let cancel_at_cutoff = task.cutoff_behavior.as_deref() == Some("CANCEL_TASK");
     let cutoff = exec.cutoff_ms();
+    let run = Arc::new(TaskRun { inner, scope, exec, task, te });
 
     let mut finals: Vec<ExecutionStatus> = Vec::new();
     let mut in_flight = FuturesUnordered::new();
@@ -191,7 +219,7 @@ async fn run_task(
         if inv.status.is_final() {
             finals.push(inv.status);
         } else {
-            in_flight.push(invoke(inner.clone(), scope.clone(), exec.clone(), task.clone(), te.clone(), inv, true));
+            in_flight.push(invoke(run.clone(), inv, None));
         }
     }
     let errors = |finals: &[ExecutionStatus]| finals.iter().filter(|s| **s != ExecutionStatus::Success).count();
@@ -202,11 +230,11 @@ async fn run_task(
                 stopped_by_errors = true;
                 break;
             }
-            if cancel_at_cutoff && inner.clock.now_ms() >= cutoff {
+            if cancel_at_cutoff && run.inner.clock.now_ms() >= cutoff {
                 break;
             }
-            let inv = new_invocation(&inner, &scope, &exec, &task, &te, launched as u32).await;
-            in_flight.push(invoke(inner.clone(), scope.clone(), exec.clone(), task.clone(), te.clone(), inv, false));
+            let (inv, req) = new_invocation(&run, launched as u32).await;
+            in_flight.push(invoke(run.clone(), inv, Some(req)));
             launched += 1;
         }
         if in_flight.is_empty() {
@@ -215,7 +243,7 @@ async fn run_task(
         let more_to_start = launched < n && !stopped_by_errors;
         tokio::select! {
             Some(status) = in_flight.next() => finals.push(status),
-            _ = sleep_until(&*inner.clock, cutoff), if cancel_at_cutoff && more_to_start && inner.clock.now_ms() < cutoff => {}
+            _ = sleep_until(&*run.inner.clock, cutoff), if cancel_at_cutoff && more_to_start && run.inner.clock.now_ms() < cutoff => {}
         }
     }
 
@@ -230,46 +258,23 @@ async fn run_task(
     } else {
         (ExecutionStatus::Success, None)
     };
+    let inner = &run.inner;
+    let mut te = run.te.clone();
     te.status = status;
     te.status_details = details.map(str::to_owned);
     te.end_ms = Some(inner.clock.now_ms());
-    let ev = events::task(&scope, inner.clock.now_ms(), &exec.window_id, &te);
-    inner.save(&scope, vec![Change::Task(te.clone()), Change::Event(ev)]).await;
+    let ev = events::task(&run.scope, inner.clock.now_ms(), &run.exec.window_id, &te);
+    inner.save(&run.scope, vec![Change::Task(te.clone()), Change::Event(ev)]).await;
     te
 }
 
-fn request(
-    exec: &WindowExecution,
-    task: &WindowTask,
-    te: &TaskExecution,
-    inv: &TaskInvocation,
-    target: &ResolvedTarget,
-) -> Request {
-    Request::build(
-        task,
-        &PseudoParams {
-            window_id: exec.window_id.as_str(),
-            window_task_id: task.window_task_id.as_str(),
-            window_execution_id: &exec.window_execution_id,
-            task_execution_id: &te.task_execution_id,
-            invocation_id: &inv.invocation_id,
-            target,
-        },
-    )
-}
-
-/// Record a new invocation as IN_PROGRESS, before anything is sent.
-async fn new_invocation(
-    inner: &Inner,
-    scope: &Scope,
-    exec: &WindowExecution,
-    task: &WindowTask,
-    te: &TaskExecution,
-    seq: u32,
-) -> TaskInvocation {
+/// Record a new invocation as IN_PROGRESS, before anything is sent; returns it with the
+/// request it is to send.
+async fn new_invocation(run: &TaskRun, seq: u32) -> (TaskInvocation, Request) {
+    let (inner, te) = (&run.inner, &run.te);
     let target = &te.targets[seq as usize];
     let mut inv = TaskInvocation {
-        window_execution_id: exec.window_execution_id.clone(),
+        window_execution_id: run.exec.window_execution_id.clone(),
         task_execution_id: te.task_execution_id.clone(),
         invocation_id: casement_model::ids::new_uuid(),
         seq,
@@ -284,45 +289,43 @@ async fn new_invocation(
         window_target_id: target.window_target_id.clone(),
         resource_id: target.resource_id.clone(),
     };
-    inv.parameters = request(exec, task, te, &inv, target).parameters_json();
-    let ev = events::invocation(scope, inv.start_ms, &exec.window_id, &inv);
-    inner.save(scope, vec![Change::Invocation(inv.clone()), Change::Event(ev)]).await;
-    inv
+    let req = run.request(&inv, target);
+    inv.parameters = req.parameters_json();
+    let ev = events::invocation(&run.scope, inv.start_ms, &run.exec.window_id, &inv);
+    inner.save(&run.scope, vec![Change::Invocation(inv.clone()), Change::Event(ev)]).await;
+    (inv, req)
 }
 
-/// Run (or, after a restart, pick up) one invocation and record how it ended.
-async fn invoke(
-    inner: Arc<Inner>,
-    scope: Scope,
-    exec: WindowExecution,
-    task: WindowTask,
-    te: TaskExecution,
-    mut inv: TaskInvocation,
-    resumed: bool,
-) -> ExecutionStatus {
-    let target = te.targets.get(inv.seq as usize).cloned().unwrap_or_else(|| ResolvedTarget {
-        resource_id: inv.resource_id.clone(),
-        target_type: String::new(),
-        window_target_id: inv.window_target_id.clone(),
-        owner_information: inv.owner_information.clone(),
+/// Run one invocation — or, after a restart (`request` is `None`), pick it up — and
+/// record how it ended.
+async fn invoke(run: Arc<TaskRun>, mut inv: TaskInvocation, request: Option<Request>) -> ExecutionStatus {
+    let (inner, scope, te) = (&run.inner, &run.scope, &run.te);
+    let resumed = request.is_none();
+    let req = request.unwrap_or_else(|| {
+        let target = te.targets.get(inv.seq as usize).cloned().unwrap_or_else(|| ResolvedTarget {
+            resource_id: inv.resource_id.clone(),
+            target_type: String::new(),
+            window_target_id: inv.window_target_id.clone(),
+            owner_information: inv.owner_information.clone(),
+        });
+        run.request(&inv, &target)
     });
-    let req = request(&exec, &task, &te, &inv, &target);
     let outcome = match inner.runners.get(te.task_type) {
         None => Outcome::failed(Runners::unsupported(te.task_type), None),
         Some(runner) => {
             let started = match (&inv.execution_id, resumed) {
                 (Some(id), true) => Started::Running(id.clone()),
                 (None, true) if !runner.restartable() => Started::Done(Outcome::failed(OUTCOME_UNKNOWN, None)),
-                _ => runner.start(&scope, &req).await,
+                _ => runner.start(scope, &req).await,
             };
             match started {
                 Started::Done(o) => o,
                 Started::Running(id) => {
                     if inv.execution_id.as_deref() != Some(&id) {
                         inv.execution_id = Some(id.clone());
-                        inner.save(&scope, vec![Change::Invocation(inv.clone())]).await;
+                        inner.save(scope, vec![Change::Invocation(inv.clone())]).await;
                     }
-                    runner.follow(&scope, &req, &id).await
+                    runner.follow(scope, &req, &id).await
                 }
             }
         }
@@ -333,7 +336,7 @@ async fn invoke(
         inv.execution_id = outcome.execution_id;
     }
     inv.end_ms = Some(inner.clock.now_ms());
-    let ev = events::invocation(&scope, inner.clock.now_ms(), &exec.window_id, &inv);
-    inner.save(&scope, vec![Change::Invocation(inv.clone()), Change::Event(ev)]).await;
+    let ev = events::invocation(scope, inner.clock.now_ms(), &run.exec.window_id, &inv);
+    inner.save(scope, vec![Change::Invocation(inv.clone()), Change::Event(ev)]).await;
     inv.status
 }

@@ -78,7 +78,9 @@ pub struct WindowExecution {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<Vec<WindowTask>>,
     /// Set by CancelMaintenanceWindowExecution; the orchestrator starts nothing new.
-    #[serde(default)]
+    /// Stored in a column of its own that the orchestrator's writes never touch (so a
+    /// cancel cannot be lost to a concurrent state write), not in the document.
+    #[serde(skip)]
     pub cancel_requested: bool,
 }
 
