@@ -11,7 +11,7 @@
 
 pub mod clock;
 pub mod events;
-pub mod limits;
+
 pub mod orchestrator;
 pub mod outbox;
 pub mod params;

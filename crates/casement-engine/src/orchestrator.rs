@@ -18,7 +18,9 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use crate::clock::sleep_until;
 use crate::params::{PseudoParams, Request};
 use crate::runner::{Outcome, Runners, Started};
-use crate::{events, limits, targets, Inner};
+use casement_model::limits;
+
+use crate::{events, targets, Inner};
 
 pub const NO_TASKS: &str = "No tasks to execute.";
 pub const TASKS_FAILED: &str = "One or more tasks in the orchestration failed.";

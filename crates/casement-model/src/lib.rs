@@ -5,15 +5,20 @@
 //! targets, task invocation parameters, alarm configuration — are exactly AWS's and
 //! round-trip to clients member for member.
 
+pub mod command;
 pub mod execution;
 pub mod ids;
+pub mod limits;
+pub mod node;
 pub mod scope;
 pub mod tag;
 pub mod target;
 pub mod task;
 pub mod window;
 
+pub use command::{Command, CommandInvocation, InvocationState};
 pub use execution::{ExecutionStatus, ResolvedTarget, TaskExecution, TaskInvocation, WindowExecution};
+pub use node::{Activation, ManagedNode, NodeKey};
 pub use ids::{WindowId, WindowTargetId, WindowTaskId};
 pub use scope::Scope;
 pub use tag::Tag;

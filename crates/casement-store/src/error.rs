@@ -10,6 +10,10 @@ pub enum StoreError {
     InUse,
     #[error("too many tags")]
     TooManyTags,
+    /// A request the store turned down, with the reason to report (registration with a
+    /// used-up or expired activation…).
+    #[error("{0}")]
+    Refused(String),
     #[error("database error: {0}")]
     Backend(String),
     #[error("stored document is corrupt: {0}")]

@@ -6,6 +6,7 @@
 mod child;
 mod error;
 pub mod postgres;
+mod rules;
 pub mod sqlite;
 #[doc(hidden)]
 pub mod testsuite;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use casement_model::{
-    ExecutionStatus, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
+    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
     WindowTargetId, WindowTask, WindowTaskId,
 };
 
@@ -108,6 +109,31 @@ pub struct ExecutionFilter {
 
 /// Pagination key of executions, newest first: (start, ID).
 pub type ExecutionKey = (i64, String);
+
+/// Which invocations of a command a change applies to.
+#[derive(Debug, Clone, Copy)]
+pub enum Which<'a> {
+    All,
+    Instances(&'a [String]),
+}
+
+/// A change to one invocation (and, through it, its command), made inside the store's
+/// transaction. Returns whether it changed anything.
+pub type InvocationFn = dyn Fn(&mut Command, &mut CommandInvocation) -> bool + Send + Sync;
+
+/// A command after a change, with what the change did.
+#[derive(Debug, Clone)]
+pub struct CommandUpdate {
+    pub command: Command,
+    /// Invocations the change (or the settling after it) rewrote.
+    pub changed: Vec<CommandInvocation>,
+    /// Nodes that now have a message waiting (released invocations, cancels).
+    pub notify: Vec<String>,
+}
+
+/// Pagination key of commands and command invocations, newest first:
+/// (requested, command ID, instance ID — empty for commands).
+pub type CommandKey = (i64, String, String);
 
 /// Writes that change a resource take the events reporting the change (EventBridge JSON)
 /// and append them to the outbox in the same transaction: the event exists if and only
@@ -311,6 +337,111 @@ pub trait Store: Send + Sync + 'static {
     /// Delete final executions (with their tasks and invocations) that ended before
     /// `before_ms`, and outbox events older than it. Returns executions deleted.
     async fn purge_history(&self, before_ms: i64) -> Result<usize, StoreError>;
+
+    // ---- managed nodes ----
+
+    /// Record an activation; only the SHA-256 of its code is kept.
+    async fn create_activation(
+        &self,
+        scope: &Scope,
+        activation: &Activation,
+        code_sha256: &str,
+        tags: &[Tag],
+    ) -> Result<(), StoreError>;
+    async fn get_activation(&self, scope: &Scope, id: &str) -> Result<Option<Activation>, StoreError>;
+    /// Activations ordered by ID, strictly after `after`.
+    async fn list_activations(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Activation>, StoreError>;
+    async fn delete_activation(&self, scope: &Scope, id: &str) -> Result<bool, StoreError>;
+    /// Register a node with an activation, in one transaction: the code must match and
+    /// the activation be unexpired and under its limit (else `Refused`, or `NotFound`
+    /// for an unknown activation). The node takes the activation's role and default
+    /// name. Returns the node's scope and the node as stored.
+    async fn register_node(
+        &self,
+        activation_id: &str,
+        code_sha256: &str,
+        now_ms: i64,
+        node: ManagedNode,
+        access_key_id: &str,
+        secret: &str,
+    ) -> Result<(Scope, ManagedNode), StoreError>;
+    /// The node that owns an access key (deregistered ones included, flagged).
+    async fn node_key(&self, access_key_id: &str) -> Result<Option<NodeKey>, StoreError>;
+    /// Replace what a node reported about itself; its ping time becomes `last_ping_ms`.
+    async fn update_node(&self, scope: &Scope, node: &ManagedNode) -> Result<bool, StoreError>;
+    /// Record that a node was heard from.
+    async fn ping_node(&self, scope: &Scope, id: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// A registered (not deregistered) node.
+    async fn get_node(&self, scope: &Scope, id: &str) -> Result<Option<ManagedNode>, StoreError>;
+    /// Registered nodes ordered by ID, strictly after `after`.
+    async fn list_nodes(&self, scope: &Scope, after: Option<&str>, limit: usize)
+        -> Result<Vec<ManagedNode>, StoreError>;
+    /// Deregister a node: its key stops working and its tags go. Returns whether it was
+    /// registered.
+    async fn deregister_node(&self, scope: &Scope, id: &str) -> Result<bool, StoreError>;
+
+    // ---- Run Command ----
+
+    /// Record a command and its invocations, then settle it (MaxConcurrency releases the
+    /// first invocations).
+    async fn create_command(
+        &self,
+        scope: &Scope,
+        command: &Command,
+        invocations: &[CommandInvocation],
+    ) -> Result<CommandUpdate, StoreError>;
+    /// Apply `f` to the chosen invocations of a command, then settle
+    /// the command ([`casement_model::command::settle`]): release waiting invocations,
+    /// terminate them after too many errors, recompute the aggregate status. One
+    /// transaction; `None` when the command does not exist.
+    async fn update_invocations(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        which: Which<'_>,
+        f: &InvocationFn,
+    ) -> Result<Option<CommandUpdate>, StoreError>;
+    async fn get_command(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError>;
+    /// Commands newest first (only those sent to `instance`, if given), after `after`.
+    async fn list_commands(
+        &self,
+        scope: &Scope,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<Command>, StoreError>;
+    async fn get_command_invocation(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        instance_id: &str,
+    ) -> Result<Option<CommandInvocation>, StoreError>;
+    /// Invocations newest first, of one command and/or one node, after `after`.
+    async fn list_command_invocations(
+        &self,
+        scope: &Scope,
+        command: Option<&str>,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<CommandInvocation>, StoreError>;
+    /// The messages waiting for a node and visible now; each is hidden for
+    /// `visibility_ms` (until acknowledged) so a retried poll does not run it twice.
+    async fn node_messages(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        now_ms: i64,
+        visibility_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Command, CommandInvocation)>, StoreError>;
+    /// Non-final invocations whose deadline has passed: (scope, command, instance).
+    async fn due_invocations(&self, now_ms: i64, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError>;
 
     /// Outbox events after `after_seq`, oldest first.
     async fn events_after(&self, after_seq: i64, limit: usize) -> Result<Vec<(i64, String)>, StoreError>;

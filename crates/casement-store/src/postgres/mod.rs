@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    ExecutionStatus, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
+    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
     WindowTargetId, WindowTask, WindowTaskId,
 };
 use serde::de::DeserializeOwned;
@@ -22,11 +22,13 @@ use tokio_postgres::{Client, NoTls, Transaction};
 use crate::child::Child;
 
 mod executions;
-use crate::{Change, Decide, ExecutionFilter, ExecutionKey, Idempotency, NextFire, Store, StoreError, WindowFilter};
+mod nodes;
+use crate::{Change, CommandKey, CommandUpdate, Decide, InvocationFn, Which, ExecutionFilter, ExecutionKey, Idempotency, NextFire, Store, StoreError, WindowFilter};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_resources.sql"),
     include_str!("../../migrations/postgres/0002_executions.sql"),
+    include_str!("../../migrations/postgres/0003_nodes_commands.sql"),
 ];
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -768,5 +770,141 @@ impl Store for PgStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn create_activation(
+        &self,
+        scope: &Scope,
+        activation: &Activation,
+        code_sha256: &str,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        self.create_activation_pg(scope, activation, code_sha256, tags).await
+    }
+
+    async fn get_activation(&self, scope: &Scope, id: &str) -> Result<Option<Activation>, StoreError> {
+        self.get_activation_pg(scope, id).await
+    }
+
+    async fn list_activations(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Activation>, StoreError> {
+        self.list_activations_pg(scope, after, limit).await
+    }
+
+    async fn delete_activation(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        self.delete_activation_pg(scope, id).await
+    }
+
+    async fn register_node(
+        &self,
+        activation_id: &str,
+        code_sha256: &str,
+        now_ms: i64,
+        node: ManagedNode,
+        access_key_id: &str,
+        secret: &str,
+    ) -> Result<(Scope, ManagedNode), StoreError> {
+        self.register_node_pg(activation_id, code_sha256, now_ms, node, access_key_id, secret).await
+    }
+
+    async fn node_key(&self, access_key_id: &str) -> Result<Option<NodeKey>, StoreError> {
+        self.node_key_pg(access_key_id).await
+    }
+
+    async fn update_node(&self, scope: &Scope, node: &ManagedNode) -> Result<bool, StoreError> {
+        self.update_node_pg(scope, node).await
+    }
+
+    async fn ping_node(&self, scope: &Scope, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.ping_node_pg(scope, id, now_ms).await
+    }
+
+    async fn get_node(&self, scope: &Scope, id: &str) -> Result<Option<ManagedNode>, StoreError> {
+        self.get_node_pg(scope, id).await
+    }
+
+    async fn list_nodes(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ManagedNode>, StoreError> {
+        self.list_nodes_pg(scope, after, limit).await
+    }
+
+    async fn deregister_node(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        self.deregister_node_pg(scope, id).await
+    }
+
+    async fn create_command(
+        &self,
+        scope: &Scope,
+        command: &Command,
+        invocations: &[CommandInvocation],
+    ) -> Result<CommandUpdate, StoreError> {
+        self.create_command_pg(scope, command, invocations).await
+    }
+
+    async fn update_invocations(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        which: Which<'_>,
+        f: &InvocationFn,
+    ) -> Result<Option<CommandUpdate>, StoreError> {
+        self.update_invocations_pg(scope, command_id, which, f).await
+    }
+
+    async fn get_command(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
+        self.get_command_pg(scope, id).await
+    }
+
+    async fn list_commands(
+        &self,
+        scope: &Scope,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<Command>, StoreError> {
+        self.list_commands_pg(scope, instance, after, limit).await
+    }
+
+    async fn get_command_invocation(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        instance_id: &str,
+    ) -> Result<Option<CommandInvocation>, StoreError> {
+        self.get_command_invocation_pg(scope, command_id, instance_id).await
+    }
+
+    async fn list_command_invocations(
+        &self,
+        scope: &Scope,
+        command: Option<&str>,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<CommandInvocation>, StoreError> {
+        self.list_command_invocations_pg(scope, command, instance, after, limit).await
+    }
+
+    async fn node_messages(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        now_ms: i64,
+        visibility_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
+        self.node_messages_pg(scope, instance_id, now_ms, visibility_ms, limit).await
+    }
+
+    async fn due_invocations(&self, now_ms: i64, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError> {
+        self.due_invocations_pg(now_ms, limit).await
     }
 }

@@ -8,6 +8,7 @@ use crate::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_resources.sql"),
     include_str!("../../migrations/sqlite/0002_executions.sql"),
+    include_str!("../../migrations/sqlite/0003_nodes_commands.sql"),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -8,8 +8,10 @@
 //! scans that finish in microseconds, so they run on the calling task under the
 //! connection mutex rather than hopping to a blocking thread.
 
+mod commands;
 mod executions;
 mod migrate;
+mod nodes;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,14 +20,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    ExecutionStatus, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
+    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
     WindowTargetId, WindowTask, WindowTaskId,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 
 use crate::child::Child;
-use crate::{Change, Decide, ExecutionFilter, ExecutionKey, Idempotency, NextFire, Store, StoreError, WindowFilter};
+use crate::{Change, CommandKey, CommandUpdate, Decide, InvocationFn, Which, ExecutionFilter, ExecutionKey, Idempotency, NextFire, Store, StoreError, WindowFilter};
 
 /// How hard commits push to disk. `Normal` (the default) survives any process crash,
 /// which is what "killing the server loses nothing" needs; `Full` also survives power
@@ -747,5 +749,141 @@ impl Store for SqliteStore {
 
     async fn set_event_cursor(&self, sink: &str, seq: i64) -> Result<(), StoreError> {
         self.set_event_cursor_sync(sink, seq)
+    }
+
+    async fn create_activation(
+        &self,
+        scope: &Scope,
+        activation: &Activation,
+        code_sha256: &str,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        self.create_activation_sync(scope, activation, code_sha256, tags)
+    }
+
+    async fn get_activation(&self, scope: &Scope, id: &str) -> Result<Option<Activation>, StoreError> {
+        self.get_activation_sync(scope, id)
+    }
+
+    async fn list_activations(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Activation>, StoreError> {
+        self.list_activations_sync(scope, after, limit)
+    }
+
+    async fn delete_activation(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        self.delete_activation_sync(scope, id)
+    }
+
+    async fn register_node(
+        &self,
+        activation_id: &str,
+        code_sha256: &str,
+        now_ms: i64,
+        node: ManagedNode,
+        access_key_id: &str,
+        secret: &str,
+    ) -> Result<(Scope, ManagedNode), StoreError> {
+        self.register_node_sync(activation_id, code_sha256, now_ms, node, access_key_id, secret)
+    }
+
+    async fn node_key(&self, access_key_id: &str) -> Result<Option<NodeKey>, StoreError> {
+        self.node_key_sync(access_key_id)
+    }
+
+    async fn update_node(&self, scope: &Scope, node: &ManagedNode) -> Result<bool, StoreError> {
+        self.update_node_sync(scope, node)
+    }
+
+    async fn ping_node(&self, scope: &Scope, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.ping_node_sync(scope, id, now_ms)
+    }
+
+    async fn get_node(&self, scope: &Scope, id: &str) -> Result<Option<ManagedNode>, StoreError> {
+        self.get_node_sync(scope, id)
+    }
+
+    async fn list_nodes(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ManagedNode>, StoreError> {
+        self.list_nodes_sync(scope, after, limit)
+    }
+
+    async fn deregister_node(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        self.deregister_node_sync(scope, id)
+    }
+
+    async fn create_command(
+        &self,
+        scope: &Scope,
+        command: &Command,
+        invocations: &[CommandInvocation],
+    ) -> Result<CommandUpdate, StoreError> {
+        self.create_command_sync(scope, command, invocations)
+    }
+
+    async fn update_invocations(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        which: Which<'_>,
+        f: &InvocationFn,
+    ) -> Result<Option<CommandUpdate>, StoreError> {
+        self.update_invocations_sync(scope, command_id, which, f)
+    }
+
+    async fn get_command(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
+        self.get_command_sync(scope, id)
+    }
+
+    async fn list_commands(
+        &self,
+        scope: &Scope,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<Command>, StoreError> {
+        self.list_commands_sync(scope, instance, after, limit)
+    }
+
+    async fn get_command_invocation(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        instance_id: &str,
+    ) -> Result<Option<CommandInvocation>, StoreError> {
+        self.get_command_invocation_sync(scope, command_id, instance_id)
+    }
+
+    async fn list_command_invocations(
+        &self,
+        scope: &Scope,
+        command: Option<&str>,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<CommandInvocation>, StoreError> {
+        self.list_command_invocations_sync(scope, command, instance, after, limit)
+    }
+
+    async fn node_messages(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        now_ms: i64,
+        visibility_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
+        self.node_messages_sync(scope, instance_id, now_ms, visibility_ms, limit)
+    }
+
+    async fn due_invocations(&self, now_ms: i64, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError> {
+        self.due_invocations_sync(now_ms, limit)
     }
 }

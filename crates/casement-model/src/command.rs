@@ -1,0 +1,412 @@
+//! Run Command: a command, its copy per managed node (the command invocation), and the
+//! status rules AWS documents for both ("Understanding command statuses").
+//!
+//! Status moves only on what the agent reports or on a deadline passing: SendCommand
+//! leaves every invocation `Pending`; the agent's first reply makes it `InProgress`; its
+//! last reply makes it final. The command's aggregate status is recomputed from the
+//! counts of its invocations after every change ([`settle`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::limits;
+use crate::Target;
+
+/// The documents this server can run.
+pub const RUN_SHELL_SCRIPT: &str = "AWS-RunShellScript";
+/// The one plugin (step) of `AWS-RunShellScript`.
+pub const SHELL_PLUGIN: &str = "aws:runShellScript";
+/// Delivery timeout when SendCommand gives none (AWS's default for `TimeoutSeconds`).
+pub const DEFAULT_DELIVERY_TIMEOUT_SECS: i64 = 3600;
+/// `executionTimeout` of AWS-RunShellScript when the parameters give none.
+pub const DEFAULT_EXECUTION_TIMEOUT_SECS: i64 = 3600;
+/// SendCommand's default `MaxConcurrency` and `MaxErrors`.
+pub const DEFAULT_MAX_CONCURRENCY: &str = "50";
+pub const DEFAULT_MAX_ERRORS: &str = "0";
+/// GetCommandInvocation keeps the first 24,000 characters of stdout and 8,000 of stderr.
+pub const MAX_STDOUT_CHARS: usize = 24_000;
+pub const MAX_STDERR_CHARS: usize = 8_000;
+/// ListCommandInvocations' `CommandPlugins[].Output` holds 2,500.
+pub const MAX_PLUGIN_OUTPUT_CHARS: usize = 2_500;
+
+/// Where one invocation stands. Serialized as its StatusDetails string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum InvocationState {
+    Pending,
+    Delayed,
+    InProgress,
+    Success,
+    Failed,
+    ExecutionTimedOut,
+    DeliveryTimedOut,
+    Cancelling,
+    Cancelled,
+    /// The command exceeded MaxErrors before this invocation was sent.
+    Terminated,
+    /// The node was deregistered before the command reached it.
+    Undeliverable,
+}
+
+impl InvocationState {
+    pub const ALL: [InvocationState; 11] = [
+        Self::Pending,
+        Self::Delayed,
+        Self::InProgress,
+        Self::Success,
+        Self::Failed,
+        Self::ExecutionTimedOut,
+        Self::DeliveryTimedOut,
+        Self::Cancelling,
+        Self::Cancelled,
+        Self::Terminated,
+        Self::Undeliverable,
+    ];
+
+    /// `CommandInvocationStatus`: the coarse status of the model's enum.
+    pub fn status(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Delayed => "Delayed",
+            Self::InProgress => "InProgress",
+            Self::Success => "Success",
+            Self::Failed | Self::Undeliverable => "Failed",
+            Self::ExecutionTimedOut | Self::DeliveryTimedOut => "TimedOut",
+            Self::Cancelling => "Cancelling",
+            Self::Cancelled | Self::Terminated => "Cancelled",
+        }
+    }
+
+    /// `CommandPluginStatus`, which has no Delayed or Cancelling.
+    pub fn plugin_status(self) -> &'static str {
+        match self {
+            Self::Delayed => "Pending",
+            Self::Cancelling => "InProgress",
+            other => other.status(),
+        }
+    }
+
+    /// `StatusDetails`.
+    pub fn details(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Delayed => "Delayed",
+            Self::InProgress => "InProgress",
+            Self::Success => "Success",
+            Self::Failed => "Failed",
+            Self::ExecutionTimedOut => "ExecutionTimedOut",
+            Self::DeliveryTimedOut => "DeliveryTimedOut",
+            Self::Cancelling => "Cancelling",
+            Self::Cancelled => "Cancelled",
+            Self::Terminated => "Terminated",
+            Self::Undeliverable => "Undeliverable",
+        }
+    }
+
+    pub fn parse(details: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.details() == details)
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Pending | Self::Delayed | Self::InProgress | Self::Cancelling)
+    }
+
+    /// Counts against MaxErrors (delivery problems do not, AWS says).
+    pub fn is_error(self) -> bool {
+        matches!(self, Self::Failed | Self::ExecutionTimedOut)
+    }
+}
+
+/// A Run Command command as SendCommand recorded it, with its aggregate status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    pub command_id: String,
+    pub document_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub instance_ids: Vec<String>,
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    pub requested_ms: i64,
+    /// `ExpiresAfter`: invocations not final by then are DeliveryTimedOut.
+    pub expires_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i64>,
+    pub max_concurrency: String,
+    pub max_errors: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_s3_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_s3_bucket_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_s3_key_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_role: Option<String>,
+    /// Stored and echoed as given; Casement sends no notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_watch_output_config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_configuration: Option<Value>,
+    pub status: String,
+    pub status_details: String,
+    pub target_count: i64,
+    pub completed_count: i64,
+    pub error_count: i64,
+    pub delivery_timed_out_count: i64,
+    #[serde(default)]
+    pub cancel_requested: bool,
+}
+
+/// One command on one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandInvocation {
+    pub command_id: String,
+    pub instance_id: String,
+    /// The node's computer name when the command was sent.
+    #[serde(default)]
+    pub instance_name: String,
+    /// Send order within the command (MaxConcurrency releases in this order).
+    pub seq: u32,
+    pub state: InvocationState,
+    pub requested_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<i64>,
+    /// -1 until the plugin ran.
+    pub response_code: i32,
+    #[serde(default)]
+    pub stdout: String,
+    #[serde(default)]
+    pub stderr: String,
+    /// MaxConcurrency let this invocation go to its node.
+    pub released: bool,
+    /// The agent acknowledged the command message.
+    pub acked: bool,
+    /// A cancel message waits for the agent.
+    #[serde(default)]
+    pub cancel_pending: bool,
+    /// A fetched, unacknowledged message is offered again after this instant.
+    #[serde(default)]
+    pub visible_after_ms: i64,
+    /// When the invocation times out if still not final: the delivery deadline until the
+    /// agent acknowledges, then the command's ExpiresAfter.
+    pub deadline_ms: i64,
+}
+
+impl CommandInvocation {
+    /// A message waits for the node: the command (released, not yet acknowledged) or a
+    /// cancel.
+    pub fn pending_message(&self) -> bool {
+        self.cancel_pending || (self.released && !self.acked && !self.state.is_final())
+    }
+
+    /// Record a final state (first one wins: a late reply cannot undo a timeout).
+    pub fn finish(&mut self, state: InvocationState, now_ms: i64) -> bool {
+        if self.state.is_final() {
+            return false;
+        }
+        self.state = state;
+        self.end_ms = Some(now_ms);
+        self.cancel_pending = false;
+        true
+    }
+}
+
+/// How a command's invocations stand, counted by the store after a change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub total: usize,
+    /// Not yet released by MaxConcurrency (and not final).
+    pub waiting: usize,
+    /// Released and not final.
+    pub in_flight: usize,
+    /// Acknowledged by an agent, or final: the command reached somebody.
+    pub started: usize,
+    pub finished: usize,
+    pub success: usize,
+    pub errors: usize,
+    pub delivery_timed_out: usize,
+    pub cancelled: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, inv: &CommandInvocation) {
+        self.add_group(inv.state, inv.released, inv.acked, 1);
+    }
+
+    /// Count `n` invocations alike in state, release and acknowledgement (the store
+    /// counts with a GROUP BY instead of reading every document).
+    pub fn add_group(&mut self, s: InvocationState, released: bool, acked: bool, n: usize) {
+        self.total += n;
+        if s.is_final() {
+            self.finished += n;
+            self.started += n;
+        } else if released {
+            self.in_flight += n;
+            if acked {
+                self.started += n;
+            }
+        } else {
+            self.waiting += n;
+        }
+        match s {
+            InvocationState::Success => self.success += n,
+            InvocationState::DeliveryTimedOut => self.delivery_timed_out += n,
+            InvocationState::Cancelled => self.cancelled += n,
+            s if s.is_error() => self.errors += n,
+            _ => {}
+        }
+    }
+}
+
+/// What the store must do after [`settle`]: release this many waiting invocations (in
+/// send order), or end every waiting one as Terminated (MaxErrors exceeded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Settle {
+    pub release: usize,
+    pub terminate_waiting: bool,
+}
+
+/// Recompute a command's counts and status, and say what its waiting invocations do.
+///
+/// Rules (AWS's, with Casement's choices where AWS says nothing — docs/SEMANTICS.md):
+/// more errors than MaxErrors stops the sending (the rest are Terminated); at most
+/// MaxConcurrency are in flight; once all are final the command is Success (all
+/// succeeded), Cancelled (a cancel ended some), Failed (errors beyond MaxErrors),
+/// TimedOut/DeliveryTimedOut (deliveries timed out and nothing failed beyond the
+/// limit), otherwise Failed/Incomplete.
+pub fn settle(cmd: &mut Command, c: &Counts) -> Settle {
+    let max_concurrency = limits::max_concurrency(Some(&cmd.max_concurrency), c.total);
+    let max_errors = limits::max_errors(Some(&cmd.max_errors), c.total);
+    cmd.target_count = c.total as i64;
+    cmd.completed_count = c.finished as i64;
+    cmd.error_count = c.errors as i64;
+    cmd.delivery_timed_out_count = c.delivery_timed_out as i64;
+    let mut out = Settle::default();
+    if c.waiting > 0 && !cmd.cancel_requested {
+        if c.errors > max_errors {
+            out.terminate_waiting = true;
+        } else {
+            out.release = c.waiting.min(max_concurrency.saturating_sub(c.in_flight));
+        }
+    }
+    let (status, details) = if c.finished < c.total {
+        if cmd.cancel_requested {
+            ("Cancelling", "Cancelling")
+        } else if c.started > 0 {
+            ("InProgress", "InProgress")
+        } else {
+            ("Pending", "Pending")
+        }
+    } else if c.success == c.total {
+        ("Success", "Success")
+    } else if cmd.cancel_requested && c.cancelled > 0 {
+        ("Cancelled", "Cancelled")
+    } else if c.errors > max_errors {
+        ("Failed", "Failed")
+    } else if c.delivery_timed_out > 0 && c.errors == 0 {
+        ("TimedOut", "DeliveryTimedOut")
+    } else {
+        ("Failed", "Incomplete")
+    };
+    cmd.status = status.into();
+    cmd.status_details = details.into();
+    out
+}
+
+/// Keep the first `max` characters (output limits are in characters, not bytes).
+pub fn clip_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(max_concurrency: &str, max_errors: &str) -> Command {
+        Command {
+            command_id: "c".into(),
+            document_name: RUN_SHELL_SCRIPT.into(),
+            document_version: None,
+            comment: None,
+            parameters: BTreeMap::new(),
+            instance_ids: vec![],
+            targets: vec![],
+            requested_ms: 0,
+            expires_ms: 0,
+            timeout_seconds: None,
+            max_concurrency: max_concurrency.into(),
+            max_errors: max_errors.into(),
+            output_s3_region: None,
+            output_s3_bucket_name: None,
+            output_s3_key_prefix: None,
+            service_role: None,
+            notification_config: None,
+            cloud_watch_output_config: None,
+            alarm_configuration: None,
+            status: String::new(),
+            status_details: String::new(),
+            target_count: 0,
+            completed_count: 0,
+            error_count: 0,
+            delivery_timed_out_count: 0,
+            cancel_requested: false,
+        }
+    }
+
+    #[test]
+    fn concurrency_releases_and_errors_terminate() {
+        let mut c = cmd("2", "0");
+        let s = settle(&mut c, &Counts { total: 5, waiting: 5, ..Default::default() });
+        assert_eq!(s, Settle { release: 2, terminate_waiting: false });
+        assert_eq!(c.status, "Pending");
+        let s = settle(
+            &mut c,
+            &Counts { total: 5, waiting: 3, in_flight: 1, started: 2, finished: 1, errors: 1, ..Default::default() },
+        );
+        assert!(s.terminate_waiting);
+        assert_eq!(c.status, "InProgress");
+    }
+
+    #[test]
+    fn final_statuses() {
+        let all = |success, errors, dto| Counts {
+            total: 3,
+            started: 3,
+            finished: 3,
+            success,
+            errors,
+            delivery_timed_out: dto,
+            ..Default::default()
+        };
+        let mut c = cmd("50", "0");
+        settle(&mut c, &all(3, 0, 0));
+        assert_eq!((c.status.as_str(), c.status_details.as_str()), ("Success", "Success"));
+        settle(&mut c, &all(2, 1, 0));
+        assert_eq!((c.status.as_str(), c.status_details.as_str()), ("Failed", "Failed"));
+        settle(&mut c, &all(2, 0, 1));
+        assert_eq!((c.status.as_str(), c.status_details.as_str()), ("TimedOut", "DeliveryTimedOut"));
+        let mut c = cmd("50", "1");
+        settle(&mut c, &all(2, 1, 0));
+        assert_eq!((c.status.as_str(), c.status_details.as_str()), ("Failed", "Incomplete"));
+        assert_eq!(c.error_count, 1);
+    }
+
+    #[test]
+    fn clip_counts_characters() {
+        assert_eq!(clip_chars("héllo", 2), "hé");
+        assert_eq!(clip_chars("hi", 5), "hi");
+    }
+}

@@ -1,0 +1,61 @@
+-- Managed nodes and Run Command. Documents hold what the API serves; the columns beside
+-- them are what the queries select on, derived from the document on every write.
+
+CREATE TABLE activations (
+    account       TEXT NOT NULL,
+    region        TEXT NOT NULL,
+    activation_id TEXT NOT NULL,
+    code_sha256   TEXT NOT NULL,
+    doc           TEXT NOT NULL,
+    PRIMARY KEY (account, region, activation_id)
+);
+-- Registration is anonymous: it names only the activation.
+CREATE UNIQUE INDEX activations_by_id ON activations (activation_id);
+
+CREATE TABLE managed_nodes (
+    account        TEXT NOT NULL,
+    region         TEXT NOT NULL,
+    instance_id    TEXT NOT NULL,
+    access_key_id  TEXT NOT NULL,
+    secret         TEXT NOT NULL,
+    deregistered   BOOLEAN NOT NULL DEFAULT FALSE,
+    last_ping_ms   BIGINT NOT NULL,
+    doc            TEXT NOT NULL,
+    PRIMARY KEY (account, region, instance_id)
+);
+CREATE UNIQUE INDEX managed_nodes_by_key ON managed_nodes (access_key_id);
+
+CREATE TABLE commands (
+    account      TEXT NOT NULL,
+    region       TEXT NOT NULL,
+    command_id   TEXT NOT NULL,
+    requested_ms BIGINT NOT NULL,
+    doc          TEXT NOT NULL,
+    PRIMARY KEY (account, region, command_id)
+);
+CREATE INDEX commands_by_time ON commands (account, region, requested_ms, command_id);
+
+-- `pending_message`: a message waits for the node (a released, unacknowledged command,
+-- or a cancel); `deadline_ms`: set while the invocation is not final.
+CREATE TABLE command_invocations (
+    account          TEXT NOT NULL,
+    region           TEXT NOT NULL,
+    command_id       TEXT NOT NULL,
+    instance_id      TEXT NOT NULL,
+    seq              BIGINT NOT NULL,
+    requested_ms     BIGINT NOT NULL,
+    state            TEXT NOT NULL,
+    acked            BOOLEAN NOT NULL,
+    released         BOOLEAN NOT NULL,
+    finished         BOOLEAN NOT NULL,
+    pending_message  BOOLEAN NOT NULL,
+    visible_after_ms BIGINT NOT NULL,
+    deadline_ms      BIGINT,
+    doc              TEXT NOT NULL,
+    PRIMARY KEY (account, region, command_id, instance_id)
+);
+CREATE INDEX command_invocations_by_seq ON command_invocations (account, region, command_id, seq);
+CREATE INDEX command_invocations_by_node ON command_invocations (account, region, instance_id, requested_ms, command_id);
+CREATE INDEX command_invocations_messages ON command_invocations (account, region, instance_id) WHERE pending_message;
+CREATE INDEX command_invocations_waiting ON command_invocations (account, region, command_id, seq) WHERE NOT released AND NOT finished;
+CREATE INDEX command_invocations_deadline ON command_invocations (deadline_ms) WHERE deadline_ms IS NOT NULL;

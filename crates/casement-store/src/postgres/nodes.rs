@@ -1,0 +1,527 @@
+//! Activations, managed nodes and Run Command on PostgreSQL. Same rules as the SQLite
+//! backend; a command's changes serialize on its row (`SELECT … FOR UPDATE`), so replies
+//! reaching different servers settle one after the other.
+
+use casement_model::command::{settle, Counts};
+use casement_model::{Activation, Command, CommandInvocation, InvocationState, ManagedNode, NodeKey, Scope, Tag};
+use tokio_postgres::Transaction;
+
+use super::{doc, now_ms, put_tags, sql_limit, PgStore};
+use crate::rules::check_registration;
+use crate::{CommandKey, CommandUpdate, InvocationFn, StoreError, Which};
+
+const NODE_TAGS: &str = "ManagedInstance";
+const ACTIVATION_TAGS: &str = "Activation";
+
+async fn put_command(tx: &Transaction<'_>, scope: &Scope, c: &Command) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO commands (account, region, command_id, requested_ms, doc) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (account, region, command_id) DO UPDATE SET doc = excluded.doc",
+        &[&scope.account, &scope.region, &c.command_id, &c.requested_ms, &serde_json::to_string(c)?],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocation) -> Result<(), StoreError> {
+    let deadline = (!i.state.is_final()).then_some(i.deadline_ms);
+    tx.execute(
+        "INSERT INTO command_invocations (account, region, command_id, instance_id, seq, requested_ms, state, acked,
+            released, finished, pending_message, visible_after_ms, deadline_ms, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (account, region, command_id, instance_id) DO UPDATE SET
+            state = excluded.state, acked = excluded.acked, released = excluded.released,
+            finished = excluded.finished, pending_message = excluded.pending_message,
+            visible_after_ms = excluded.visible_after_ms, deadline_ms = excluded.deadline_ms, doc = excluded.doc",
+        &[
+            &scope.account,
+            &scope.region,
+            &i.command_id,
+            &i.instance_id,
+            &i64::from(i.seq),
+            &i.requested_ms,
+            &i.state.details(),
+            &i.acked,
+            &i.released,
+            &i.state.is_final(),
+            &i.pending_message(),
+            &i.visible_after_ms,
+            &deadline,
+            &serde_json::to_string(i)?,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn invocation_docs(
+    tx: &Transaction<'_>,
+    sql: &str,
+    p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<CommandInvocation>, StoreError> {
+    tx.query(sql, p).await?.into_iter().map(|r| doc(r.get(0))).collect()
+}
+
+async fn settle_command(
+    tx: &Transaction<'_>,
+    scope: &Scope,
+    cmd: &mut Command,
+    changed: &mut Vec<CommandInvocation>,
+    notify: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    loop {
+        let rows = tx
+            .query(
+                "SELECT state, released, acked, count(*) FROM command_invocations
+                 WHERE account = $1 AND region = $2 AND command_id = $3 GROUP BY state, released, acked",
+                &[&scope.account, &scope.region, &cmd.command_id],
+            )
+            .await?;
+        let mut c = Counts::default();
+        for r in rows {
+            let state: String = r.get(0);
+            let state =
+                InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
+            c.add_group(state, r.get(1), r.get(2), r.get::<_, i64>(3) as usize);
+        }
+        let s = settle(cmd, &c);
+        if s.release == 0 && !s.terminate_waiting {
+            break;
+        }
+        let limit = if s.terminate_waiting { i64::MAX } else { sql_limit(s.release) };
+        let waiting = invocation_docs(
+            tx,
+            "SELECT doc FROM command_invocations
+             WHERE account = $1 AND region = $2 AND command_id = $3 AND NOT released AND NOT finished
+             ORDER BY seq LIMIT $4",
+            &[&scope.account, &scope.region, &cmd.command_id, &limit],
+        )
+        .await?;
+        for mut inv in waiting {
+            if s.terminate_waiting {
+                inv.finish(InvocationState::Terminated, now_ms());
+            } else {
+                inv.released = true;
+                notify.push(inv.instance_id.clone());
+            }
+            put_invocation(tx, scope, &inv).await?;
+            changed.push(inv);
+        }
+    }
+    put_command(tx, scope, cmd).await
+}
+
+fn node_row(r: &tokio_postgres::Row) -> Result<ManagedNode, StoreError> {
+    let mut n: ManagedNode = doc(r.get(0))?;
+    n.last_ping_ms = r.get(1);
+    Ok(n)
+}
+
+impl PgStore {
+    pub(super) async fn create_activation_pg(
+        &self,
+        scope: &Scope,
+        a: &Activation,
+        code_sha256: &str,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO activations (account, region, activation_id, code_sha256, doc) VALUES ($1, $2, $3, $4, $5)",
+            &[&scope.account, &scope.region, &a.activation_id, &code_sha256, &serde_json::to_string(a)?],
+        )
+        .await?;
+        put_tags(&tx, scope, ACTIVATION_TAGS, &a.activation_id, tags).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn get_activation_pg(&self, scope: &Scope, id: &str) -> Result<Option<Activation>, StoreError> {
+        self.query_doc(
+            "SELECT doc FROM activations WHERE account = $1 AND region = $2 AND activation_id = $3",
+            &[&scope.account, &scope.region, &id],
+        )
+        .await
+    }
+
+    pub(super) async fn list_activations_pg(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Activation>, StoreError> {
+        self.query_docs(
+            "SELECT doc FROM activations WHERE account = $1 AND region = $2 AND activation_id > $3
+             ORDER BY activation_id LIMIT $4",
+            &[&scope.account, &scope.region, &after.unwrap_or(""), &sql_limit(limit)],
+        )
+        .await
+    }
+
+    pub(super) async fn delete_activation_pg(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_type = $3 AND resource_id = $4",
+            &[&scope.account, &scope.region, &ACTIVATION_TAGS, &id],
+        )
+        .await?;
+        let n = tx
+            .execute(
+                "DELETE FROM activations WHERE account = $1 AND region = $2 AND activation_id = $3",
+                &[&scope.account, &scope.region, &id],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    pub(super) async fn register_node_pg(
+        &self,
+        activation_id: &str,
+        code_sha256: &str,
+        now: i64,
+        mut node: ManagedNode,
+        access_key_id: &str,
+        secret: &str,
+    ) -> Result<(Scope, ManagedNode), StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT account, region, code_sha256, doc FROM activations WHERE activation_id = $1 FOR UPDATE",
+                &[&activation_id],
+            )
+            .await?
+        else {
+            return Err(StoreError::NotFound);
+        };
+        let scope = Scope::new(row.get::<_, String>(0), row.get::<_, String>(1));
+        let stored_code: String = row.get(2);
+        let mut act: Activation = doc(row.get(3))?;
+        check_registration(&act, &stored_code, code_sha256, now)?;
+        act.registrations_count += 1;
+        tx.execute(
+            "UPDATE activations SET doc = $4 WHERE account = $1 AND region = $2 AND activation_id = $3",
+            &[&scope.account, &scope.region, &activation_id, &serde_json::to_string(&act)?],
+        )
+        .await?;
+        node.activation_id = act.activation_id.clone();
+        node.iam_role = act.iam_role.clone();
+        node.name = act.default_instance_name.clone();
+        node.registration_ms = now;
+        node.last_ping_ms = now;
+        tx.execute(
+            "INSERT INTO managed_nodes (account, region, instance_id, access_key_id, secret, last_ping_ms, doc)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &scope.account,
+                &scope.region,
+                &node.instance_id,
+                &access_key_id,
+                &secret,
+                &now,
+                &serde_json::to_string(&node)?,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((scope, node))
+    }
+
+    pub(super) async fn node_key_pg(&self, access_key_id: &str) -> Result<Option<NodeKey>, StoreError> {
+        let client = self.client().await;
+        let row = client
+            .query_opt(
+                "SELECT account, region, instance_id, secret, deregistered FROM managed_nodes WHERE access_key_id = $1",
+                &[&access_key_id],
+            )
+            .await?;
+        Ok(row.map(|r| NodeKey {
+            scope: Scope::new(r.get::<_, String>(0), r.get::<_, String>(1)),
+            instance_id: r.get(2),
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: r.get(3),
+            deregistered: r.get(4),
+        }))
+    }
+
+    pub(super) async fn update_node_pg(&self, scope: &Scope, node: &ManagedNode) -> Result<bool, StoreError> {
+        let client = self.client().await;
+        let n = client
+            .execute(
+                "UPDATE managed_nodes SET doc = $4, last_ping_ms = $5
+                 WHERE account = $1 AND region = $2 AND instance_id = $3 AND NOT deregistered",
+                &[&scope.account, &scope.region, &node.instance_id, &serde_json::to_string(node)?, &node.last_ping_ms],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub(super) async fn ping_node_pg(&self, scope: &Scope, id: &str, now: i64) -> Result<(), StoreError> {
+        self.client()
+            .await
+            .execute(
+                "UPDATE managed_nodes SET last_ping_ms = $4 WHERE account = $1 AND region = $2 AND instance_id = $3",
+                &[&scope.account, &scope.region, &id, &now],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn get_node_pg(&self, scope: &Scope, id: &str) -> Result<Option<ManagedNode>, StoreError> {
+        let client = self.client().await;
+        let row = client
+            .query_opt(
+                "SELECT doc, last_ping_ms FROM managed_nodes
+                 WHERE account = $1 AND region = $2 AND instance_id = $3 AND NOT deregistered",
+                &[&scope.account, &scope.region, &id],
+            )
+            .await?;
+        row.as_ref().map(node_row).transpose()
+    }
+
+    pub(super) async fn list_nodes_pg(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ManagedNode>, StoreError> {
+        let client = self.client().await;
+        let rows = client
+            .query(
+                "SELECT doc, last_ping_ms FROM managed_nodes
+                 WHERE account = $1 AND region = $2 AND instance_id > $3 AND NOT deregistered
+                 ORDER BY instance_id LIMIT $4",
+                &[&scope.account, &scope.region, &after.unwrap_or(""), &sql_limit(limit)],
+            )
+            .await?;
+        rows.iter().map(node_row).collect()
+    }
+
+    pub(super) async fn deregister_node_pg(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        let n = tx
+            .execute(
+                "UPDATE managed_nodes SET deregistered = TRUE
+                 WHERE account = $1 AND region = $2 AND instance_id = $3 AND NOT deregistered",
+                &[&scope.account, &scope.region, &id],
+            )
+            .await?;
+        tx.execute(
+            "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_type = $3 AND resource_id = $4",
+            &[&scope.account, &scope.region, &NODE_TAGS, &id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    pub(super) async fn create_command_pg(
+        &self,
+        scope: &Scope,
+        command: &Command,
+        invocations: &[CommandInvocation],
+    ) -> Result<CommandUpdate, StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        let mut cmd = command.clone();
+        put_command(&tx, scope, &cmd).await?;
+        for inv in invocations {
+            put_invocation(&tx, scope, inv).await?;
+        }
+        let (mut changed, mut notify) = (Vec::new(), Vec::new());
+        settle_command(&tx, scope, &mut cmd, &mut changed, &mut notify).await?;
+        tx.commit().await?;
+        Ok(CommandUpdate { command: cmd, changed, notify })
+    }
+
+    pub(super) async fn update_invocations_pg(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        which: Which<'_>,
+        f: &InvocationFn,
+    ) -> Result<Option<CommandUpdate>, StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT doc FROM commands WHERE account = $1 AND region = $2 AND command_id = $3 FOR UPDATE",
+                &[&scope.account, &scope.region, &command_id],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut cmd: Command = doc(row.get(0))?;
+        let targets = match which {
+            Which::All => {
+                invocation_docs(
+                    &tx,
+                    "SELECT doc FROM command_invocations WHERE account = $1 AND region = $2 AND command_id = $3
+                     ORDER BY seq",
+                    &[&scope.account, &scope.region, &command_id],
+                )
+                .await?
+            }
+            Which::Instances(ids) => {
+                invocation_docs(
+                    &tx,
+                    "SELECT doc FROM command_invocations
+                     WHERE account = $1 AND region = $2 AND command_id = $3 AND instance_id = ANY($4)
+                     ORDER BY seq",
+                    &[&scope.account, &scope.region, &command_id, &ids],
+                )
+                .await?
+            }
+        };
+        let (mut changed, mut notify) = (Vec::new(), Vec::new());
+        for mut inv in targets {
+            if f(&mut cmd, &mut inv) {
+                put_invocation(&tx, scope, &inv).await?;
+                if inv.pending_message() {
+                    notify.push(inv.instance_id.clone());
+                }
+                changed.push(inv);
+            }
+        }
+        settle_command(&tx, scope, &mut cmd, &mut changed, &mut notify).await?;
+        tx.commit().await?;
+        Ok(Some(CommandUpdate { command: cmd, changed, notify }))
+    }
+
+    pub(super) async fn get_command_pg(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
+        self.query_doc(
+            "SELECT doc FROM commands WHERE account = $1 AND region = $2 AND command_id = $3",
+            &[&scope.account, &scope.region, &id],
+        )
+        .await
+    }
+
+    pub(super) async fn list_commands_pg(
+        &self,
+        scope: &Scope,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<Command>, StoreError> {
+        let (t, id) = after.map_or((i64::MAX, String::new()), |(t, id, _)| (*t, id.clone()));
+        match instance {
+            None => {
+                self.query_docs(
+                    "SELECT doc FROM commands WHERE account = $1 AND region = $2
+                       AND (requested_ms < $3 OR (requested_ms = $3 AND command_id < $4))
+                     ORDER BY requested_ms DESC, command_id DESC LIMIT $5",
+                    &[&scope.account, &scope.region, &t, &id, &sql_limit(limit)],
+                )
+                .await
+            }
+            Some(node) => {
+                self.query_docs(
+                    "SELECT c.doc FROM command_invocations i JOIN commands c
+                       ON c.account = i.account AND c.region = i.region AND c.command_id = i.command_id
+                     WHERE i.account = $1 AND i.region = $2 AND i.instance_id = $6
+                       AND (i.requested_ms < $3 OR (i.requested_ms = $3 AND i.command_id < $4))
+                     ORDER BY i.requested_ms DESC, i.command_id DESC LIMIT $5",
+                    &[&scope.account, &scope.region, &t, &id, &sql_limit(limit), &node],
+                )
+                .await
+            }
+        }
+    }
+
+    pub(super) async fn get_command_invocation_pg(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        instance_id: &str,
+    ) -> Result<Option<CommandInvocation>, StoreError> {
+        self.query_doc(
+            "SELECT doc FROM command_invocations
+             WHERE account = $1 AND region = $2 AND command_id = $3 AND instance_id = $4",
+            &[&scope.account, &scope.region, &command_id, &instance_id],
+        )
+        .await
+    }
+
+    pub(super) async fn list_command_invocations_pg(
+        &self,
+        scope: &Scope,
+        command: Option<&str>,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<CommandInvocation>, StoreError> {
+        let (t, cid, iid) = after.map_or((i64::MAX, String::new(), String::new()), |k| k.clone());
+        self.query_docs(
+            "SELECT doc FROM command_invocations
+             WHERE account = $1 AND region = $2
+               AND ($3::TEXT IS NULL OR command_id = $3) AND ($4::TEXT IS NULL OR instance_id = $4)
+               AND (requested_ms < $6 OR (requested_ms = $6 AND command_id < $5)
+                    OR (requested_ms = $6 AND command_id = $5 AND instance_id > $7))
+             ORDER BY requested_ms DESC, command_id DESC, instance_id ASC LIMIT $8",
+            &[&scope.account, &scope.region, &command, &instance, &cid, &t, &iid, &sql_limit(limit)],
+        )
+        .await
+    }
+
+    pub(super) async fn node_messages_pg(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        now: i64,
+        visibility_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        let invs = invocation_docs(
+            &tx,
+            "SELECT doc FROM command_invocations
+             WHERE account = $1 AND region = $2 AND instance_id = $3 AND pending_message AND visible_after_ms <= $4
+             ORDER BY requested_ms, seq LIMIT $5 FOR UPDATE SKIP LOCKED",
+            &[&scope.account, &scope.region, &instance_id, &now, &sql_limit(limit)],
+        )
+        .await?;
+        let mut out = Vec::with_capacity(invs.len());
+        for mut inv in invs {
+            inv.visible_after_ms = now + visibility_ms;
+            put_invocation(&tx, scope, &inv).await?;
+            let cmd: Option<Command> = tx
+                .query_opt(
+                    "SELECT doc FROM commands WHERE account = $1 AND region = $2 AND command_id = $3",
+                    &[&scope.account, &scope.region, &inv.command_id],
+                )
+                .await?
+                .map(|r| doc(r.get(0)))
+                .transpose()?;
+            if let Some(cmd) = cmd {
+                out.push((cmd, inv));
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub(super) async fn due_invocations_pg(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(Scope, String, String)>, StoreError> {
+        let client = self.client().await;
+        let rows = client
+            .query(
+                "SELECT account, region, command_id, instance_id FROM command_invocations
+                 WHERE deadline_ms IS NOT NULL AND deadline_ms <= $1 LIMIT $2",
+                &[&now, &sql_limit(limit)],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (Scope::new(r.get::<_, String>(0), r.get::<_, String>(1)), r.get(2), r.get(3)))
+            .collect())
+    }
+}

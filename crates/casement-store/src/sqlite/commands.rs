@@ -1,0 +1,338 @@
+//! Run Command on SQLite: commands, their invocations, and the agents' message queue
+//! (an invocation with a message waiting is the queue entry: no separate table to keep
+//! in step).
+
+use casement_model::command::{settle, Counts};
+use casement_model::{Command, CommandInvocation, InvocationState, Scope};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{doc, SqliteStore};
+use crate::{CommandKey, CommandUpdate, InvocationFn, StoreError, Which};
+
+fn put_command(tx: &Transaction<'_>, scope: &Scope, c: &Command) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO commands (account, region, command_id, requested_ms, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (account, region, command_id) DO UPDATE SET doc = excluded.doc",
+    )?
+    .execute(params![scope.account, scope.region, c.command_id, c.requested_ms, serde_json::to_string(c)?])?;
+    Ok(())
+}
+
+fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocation) -> Result<(), StoreError> {
+    let deadline = (!i.state.is_final()).then_some(i.deadline_ms);
+    tx.prepare_cached(
+        "INSERT INTO command_invocations (account, region, command_id, instance_id, seq, requested_ms, state, acked,
+            released, finished, pending_message, visible_after_ms, deadline_ms, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (account, region, command_id, instance_id) DO UPDATE SET
+            state = excluded.state, acked = excluded.acked, released = excluded.released,
+            finished = excluded.finished, pending_message = excluded.pending_message,
+            visible_after_ms = excluded.visible_after_ms, deadline_ms = excluded.deadline_ms, doc = excluded.doc",
+    )?
+    .execute(params![
+        scope.account,
+        scope.region,
+        i.command_id,
+        i.instance_id,
+        i.seq,
+        i.requested_ms,
+        i.state.details(),
+        i.acked,
+        i.released,
+        i.state.is_final(),
+        i.pending_message(),
+        i.visible_after_ms,
+        deadline,
+        serde_json::to_string(i)?
+    ])?;
+    Ok(())
+}
+
+fn get_command(tx: &Transaction<'_>, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
+    let body: Option<String> = tx
+        .prepare_cached("SELECT doc FROM commands WHERE account = ?1 AND region = ?2 AND command_id = ?3")?
+        .query_row(params![scope.account, scope.region, id], |r| r.get(0))
+        .optional()?;
+    body.map(doc).transpose()
+}
+
+fn invocation_docs(
+    tx: &Transaction<'_>,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> Result<Vec<CommandInvocation>, StoreError> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let rows = stmt.query_map(p, |r| r.get::<_, String>(0))?;
+    rows.map(|r| doc(r?)).collect()
+}
+
+fn counts(tx: &Transaction<'_>, scope: &Scope, command_id: &str) -> Result<Counts, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT state, released, acked, count(*) FROM command_invocations
+         WHERE account = ?1 AND region = ?2 AND command_id = ?3 GROUP BY state, released, acked",
+    )?;
+    let mut rows = stmt.query(params![scope.account, scope.region, command_id])?;
+    let mut c = Counts::default();
+    while let Some(r) = rows.next()? {
+        let state: String = r.get(0)?;
+        let state = InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
+        c.add_group(state, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as usize);
+    }
+    Ok(c)
+}
+
+/// Settle the command after a change: release or terminate waiting invocations, then
+/// store the recomputed command. Appends what it rewrote to `update`.
+fn settle_command(
+    tx: &Transaction<'_>,
+    scope: &Scope,
+    cmd: &mut Command,
+    update: &mut Vec<CommandInvocation>,
+    notify: &mut Vec<String>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    loop {
+        let s = settle(cmd, &counts(tx, scope, &cmd.command_id)?);
+        if s.release == 0 && !s.terminate_waiting {
+            break;
+        }
+        let waiting = invocation_docs(
+            tx,
+            "SELECT doc FROM command_invocations
+             WHERE account = ?1 AND region = ?2 AND command_id = ?3 AND released = 0 AND finished = 0
+             ORDER BY seq LIMIT ?4",
+            params![scope.account, scope.region, cmd.command_id, if s.terminate_waiting { -1 } else { s.release as i64 }],
+        )?;
+        for mut inv in waiting {
+            if s.terminate_waiting {
+                inv.finish(InvocationState::Terminated, now_ms);
+            } else {
+                inv.released = true;
+                notify.push(inv.instance_id.clone());
+            }
+            put_invocation(tx, scope, &inv)?;
+            update.push(inv);
+        }
+    }
+    put_command(tx, scope, cmd)
+}
+
+fn now() -> i64 {
+    super::now_ms()
+}
+
+impl SqliteStore {
+    pub(super) fn create_command_sync(
+        &self,
+        scope: &Scope,
+        command: &Command,
+        invocations: &[CommandInvocation],
+    ) -> Result<CommandUpdate, StoreError> {
+        self.write(|tx| {
+            let mut cmd = command.clone();
+            for inv in invocations {
+                put_invocation(tx, scope, inv)?;
+            }
+            let (mut changed, mut notify) = (Vec::new(), Vec::new());
+            settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
+            Ok(CommandUpdate { command: cmd, changed, notify })
+        })
+    }
+
+    pub(super) fn update_invocations_sync(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        which: Which<'_>,
+        f: &InvocationFn,
+    ) -> Result<Option<CommandUpdate>, StoreError> {
+        self.write(|tx| {
+            let Some(mut cmd) = get_command(tx, scope, command_id)? else { return Ok(None) };
+            let targets = match which {
+                Which::All => invocation_docs(
+                    tx,
+                    "SELECT doc FROM command_invocations WHERE account = ?1 AND region = ?2 AND command_id = ?3
+                     ORDER BY seq",
+                    params![scope.account, scope.region, command_id],
+                )?,
+                Which::Instances(ids) => {
+                    let mut out = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        out.extend(invocation_docs(
+                            tx,
+                            "SELECT doc FROM command_invocations
+                             WHERE account = ?1 AND region = ?2 AND command_id = ?3 AND instance_id = ?4",
+                            params![scope.account, scope.region, command_id, id],
+                        )?);
+                    }
+                    out
+                }
+            };
+            let (mut changed, mut notify) = (Vec::new(), Vec::new());
+            for mut inv in targets {
+                if f(&mut cmd, &mut inv) {
+                    put_invocation(tx, scope, &inv)?;
+                    if inv.pending_message() {
+                        notify.push(inv.instance_id.clone());
+                    }
+                    changed.push(inv);
+                }
+            }
+            settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
+            Ok(Some(CommandUpdate { command: cmd, changed, notify }))
+        })
+    }
+
+    pub(super) fn get_command_sync(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
+        let conn = self.reader();
+        let body: Option<String> = conn
+            .prepare_cached("SELECT doc FROM commands WHERE account = ?1 AND region = ?2 AND command_id = ?3")?
+            .query_row(params![scope.account, scope.region, id], |r| r.get(0))
+            .optional()?;
+        body.map(doc).transpose()
+    }
+
+    pub(super) fn list_commands_sync(
+        &self,
+        scope: &Scope,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<Command>, StoreError> {
+        let conn = self.reader();
+        let (t, id) = after.map_or((i64::MAX, String::new()), |(t, id, _)| (*t, id.clone()));
+        let lim = limit.min(i64::MAX as usize) as i64;
+        let mut out = Vec::new();
+        match instance {
+            None => {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT doc FROM commands WHERE account = ?1 AND region = ?2
+                       AND (requested_ms < ?3 OR (requested_ms = ?3 AND command_id < ?4))
+                     ORDER BY requested_ms DESC, command_id DESC LIMIT ?5",
+                )?;
+                let rows = stmt.query_map(params![scope.account, scope.region, t, id, lim], |r| r.get::<_, String>(0))?;
+                for r in rows {
+                    out.push(doc(r?)?);
+                }
+            }
+            Some(node) => {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT c.doc FROM command_invocations i JOIN commands c
+                       ON c.account = i.account AND c.region = i.region AND c.command_id = i.command_id
+                     WHERE i.account = ?1 AND i.region = ?2 AND i.instance_id = ?6
+                       AND (i.requested_ms < ?3 OR (i.requested_ms = ?3 AND i.command_id < ?4))
+                     ORDER BY i.requested_ms DESC, i.command_id DESC LIMIT ?5",
+                )?;
+                let rows =
+                    stmt.query_map(params![scope.account, scope.region, t, id, lim, node], |r| r.get::<_, String>(0))?;
+                for r in rows {
+                    out.push(doc(r?)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn get_command_invocation_sync(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        instance_id: &str,
+    ) -> Result<Option<CommandInvocation>, StoreError> {
+        let conn = self.reader();
+        let body: Option<String> = conn
+            .prepare_cached(
+                "SELECT doc FROM command_invocations
+                 WHERE account = ?1 AND region = ?2 AND command_id = ?3 AND instance_id = ?4",
+            )?
+            .query_row(params![scope.account, scope.region, command_id, instance_id], |r| r.get(0))
+            .optional()?;
+        body.map(doc).transpose()
+    }
+
+    pub(super) fn list_command_invocations_sync(
+        &self,
+        scope: &Scope,
+        command: Option<&str>,
+        instance: Option<&str>,
+        after: Option<&CommandKey>,
+        limit: usize,
+    ) -> Result<Vec<CommandInvocation>, StoreError> {
+        let conn = self.reader();
+        let (t, cid, iid) = after.map_or((i64::MAX, String::new(), String::new()), |k| k.clone());
+        let lim = limit.min(i64::MAX as usize) as i64;
+        // Keyset order: (requested DESC, command DESC, instance ASC).
+        let mut stmt = conn.prepare_cached(
+            "SELECT doc FROM command_invocations
+             WHERE account = ?1 AND region = ?2
+               AND (?3 IS NULL OR command_id = ?3) AND (?4 IS NULL OR instance_id = ?4)
+               AND (requested_ms < ?6 OR (requested_ms = ?6 AND command_id < ?5)
+                    OR (requested_ms = ?6 AND command_id = ?5 AND instance_id > ?7))
+             ORDER BY requested_ms DESC, command_id DESC, instance_id ASC LIMIT ?8",
+        )?;
+        let rows = stmt.query_map(params![scope.account, scope.region, command, instance, cid, t, iid, lim], |r| {
+            r.get::<_, String>(0)
+        })?;
+        rows.map(|r| doc(r?)).collect()
+    }
+
+    pub(super) fn node_messages_sync(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        now_ms: i64,
+        visibility_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
+        // Most polls find nothing: look before taking the write lock.
+        {
+            let conn = self.reader();
+            let any: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT 1 FROM command_invocations
+                     WHERE account = ?1 AND region = ?2 AND instance_id = ?3 AND pending_message = 1
+                       AND visible_after_ms <= ?4 LIMIT 1",
+                )?
+                .query_row(params![scope.account, scope.region, instance_id, now_ms], |r| r.get(0))
+                .optional()?;
+            if any.is_none() {
+                return Ok(Vec::new());
+            }
+        }
+        self.write(|tx| {
+            let invs = invocation_docs(
+                tx,
+                "SELECT doc FROM command_invocations
+                 WHERE account = ?1 AND region = ?2 AND instance_id = ?3 AND pending_message = 1
+                   AND visible_after_ms <= ?4
+                 ORDER BY requested_ms, seq LIMIT ?5",
+                params![scope.account, scope.region, instance_id, now_ms, limit as i64],
+            )?;
+            let mut out = Vec::with_capacity(invs.len());
+            for mut inv in invs {
+                inv.visible_after_ms = now_ms + visibility_ms;
+                put_invocation(tx, scope, &inv)?;
+                if let Some(cmd) = get_command(tx, scope, &inv.command_id)? {
+                    out.push((cmd, inv));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    pub(super) fn due_invocations_sync(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(Scope, String, String)>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT account, region, command_id, instance_id FROM command_invocations
+             WHERE deadline_ms IS NOT NULL AND deadline_ms <= ?1 LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
+            Ok((Scope::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
