@@ -15,6 +15,7 @@ pub mod events;
 pub mod orchestrator;
 pub mod outbox;
 pub mod params;
+pub mod run_command;
 pub mod runner;
 pub mod scheduler;
 pub mod signals;
@@ -30,6 +31,7 @@ use casement_model::{Scope, WindowExecution};
 use casement_store::{Change, Store, StoreError};
 
 pub use clock::{Clock, SystemClock, TokioClock};
+pub use run_command::{RunCommand, RunCommandRunner};
 pub use runner::{Runner, Runners};
 pub use signals::Signals;
 
@@ -100,7 +102,7 @@ impl Engine {
 
 /// Run a loop that should never end; if it panics (a bug), log it and start it again
 /// rather than leave the server without a scheduler.
-fn supervise<F, Fut>(name: &'static str, make: F)
+pub(crate) fn supervise<F, Fut>(name: &'static str, make: F)
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,

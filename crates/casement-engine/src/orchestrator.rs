@@ -249,7 +249,19 @@ async fn run_task(
         }
     }
 
-    let (status, details) = if finals.contains(&ExecutionStatus::Failed) || stopped_by_errors {
+    let (status, details) = if finals.contains(&ExecutionStatus::Cancelled) {
+        // A cancelled command: the window execution was cancelled, or the cutoff
+        // cancelled it (CANCEL_TASK), which AWS reports as TIMED_OUT.
+        let cancelled = matches!(
+            run.inner.store.get_execution(&run.scope, &run.exec.window_execution_id).await,
+            Ok(Some(e)) if e.cancel_requested
+        );
+        if cancelled {
+            (ExecutionStatus::Cancelled, None)
+        } else {
+            (ExecutionStatus::TimedOut, None)
+        }
+    } else if finals.contains(&ExecutionStatus::Failed) || stopped_by_errors {
         (ExecutionStatus::Failed, stopped_by_errors.then_some(MAX_ERRORS_REACHED))
     } else if launched < n {
         (ExecutionStatus::TimedOut, Some(TASK_CUT_OFF))
@@ -298,6 +310,28 @@ async fn new_invocation(run: &TaskRun, seq: u32) -> (TaskInvocation, Request) {
     (inv, req)
 }
 
+/// Resolves when a running invocation should be cancelled: its window execution was
+/// cancelled, or the window's cutoff passed and the task says CANCEL_TASK.
+async fn cancel_trigger(run: &TaskRun) {
+    let inner = &run.inner;
+    let cancel_at_cutoff = run.task.cutoff_behavior.as_deref() == Some("CANCEL_TASK");
+    let cutoff = run.exec.cutoff_ms();
+    loop {
+        if cancel_at_cutoff && inner.clock.now_ms() >= cutoff {
+            return;
+        }
+        if let Ok(Some(e)) = inner.store.get_execution(&run.scope, &run.exec.window_execution_id).await {
+            if e.cancel_requested {
+                return;
+            }
+        }
+        tokio::select! {
+            _ = wait_for_cancel(inner) => {}
+            _ = sleep_until(&*inner.clock, cutoff), if cancel_at_cutoff => {}
+        }
+    }
+}
+
 /// Run one invocation — or, after a restart (`request` is `None`), pick it up — and
 /// record how it ended.
 async fn invoke(run: Arc<TaskRun>, mut inv: TaskInvocation, request: Option<Request>) -> ExecutionStatus {
@@ -327,7 +361,19 @@ async fn invoke(run: Arc<TaskRun>, mut inv: TaskInvocation, request: Option<Requ
                         inv.execution_id = Some(id.clone());
                         inner.save(scope, vec![Change::Invocation(inv.clone())]).await;
                     }
-                    runner.follow(scope, &req, &id).await
+                    if runner.cancellable() {
+                        let follow = runner.follow(scope, &req, &id);
+                        let mut follow = std::pin::pin!(follow);
+                        tokio::select! {
+                            o = &mut follow => o,
+                            _ = cancel_trigger(&run) => {
+                                runner.cancel(scope, &id).await;
+                                follow.await
+                            }
+                        }
+                    } else {
+                        runner.follow(scope, &req, &id).await
+                    }
                 }
             }
         }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use casement_model::task::RunCommandParameters;
 use casement_model::{ResolvedTarget, TaskType, WindowTask};
 use serde_json::Value;
 
@@ -88,9 +89,13 @@ pub enum Request {
         parameters: BTreeMap<String, Vec<String>>,
     },
     RunCommand {
+        invocation_id: String,
+        instance_ids: Vec<String>,
         document_name: String,
-        parameters: BTreeMap<String, Vec<String>>,
-        resource_id: String,
+        /// The task's Run Command parameters, pseudo parameters substituted.
+        params: RunCommandParameters,
+        max_concurrency: Option<String>,
+        max_errors: Option<String>,
     },
 }
 
@@ -137,10 +142,20 @@ impl Request {
             }
             TaskType::RunCommand => {
                 let r = tip.run_command.unwrap_or_default();
+                let sub = |o: Option<String>| o.map(|v| p.substitute(&v));
+                let params = RunCommandParameters {
+                    parameters: Some(sub_map(r.parameters)),
+                    comment: sub(r.comment),
+                    output_s3_key_prefix: sub(r.output_s3_key_prefix),
+                    ..r
+                };
                 Request::RunCommand {
+                    invocation_id: p.invocation_id.to_owned(),
+                    instance_ids: vec![p.target.resource_id.clone()],
                     document_name: task.task_arn.clone(),
-                    parameters: sub_map(r.parameters),
-                    resource_id: p.target.resource_id.clone(),
+                    params,
+                    max_concurrency: task.max_concurrency.clone(),
+                    max_errors: task.max_errors.clone(),
                 }
             }
         }
@@ -176,10 +191,27 @@ impl Request {
                 }
                 m.insert("parameters", serde_json::to_value(parameters).unwrap_or_default());
             }
-            Request::RunCommand { document_name, parameters, resource_id } => {
+            Request::RunCommand { instance_ids, document_name, params, max_concurrency, max_errors, .. } => {
+                let mut text = |k: &'static str, v: &Option<String>| {
+                    if let Some(v) = v {
+                        m.insert(k, v.clone().into());
+                    }
+                };
+                text("comment", &params.comment);
+                text("documentHash", &params.document_hash);
+                text("documentHashType", &params.document_hash_type);
+                text("documentVersion", &params.document_version);
+                text("maxConcurrency", max_concurrency);
+                text("maxErrors", max_errors);
+                text("outputS3BucketName", &params.output_s3_bucket_name);
+                text("outputS3KeyPrefix", &params.output_s3_key_prefix);
+                text("serviceRoleArn", &params.service_role_arn);
                 m.insert("documentName", document_name.clone().into());
-                m.insert("instanceIds", vec![resource_id.clone()].into());
-                m.insert("parameters", serde_json::to_value(parameters).unwrap_or_default());
+                m.insert("instanceIds", instance_ids.clone().into());
+                m.insert("parameters", serde_json::to_value(&params.parameters).unwrap_or_default());
+                if let Some(t) = params.timeout_seconds {
+                    m.insert("timeoutSeconds", t.into());
+                }
             }
         }
         serde_json::to_string(&m).unwrap_or_default()

@@ -59,7 +59,7 @@ pub async fn resolve(
 }
 
 /// The nodes one window target's selectors match (every selector must match), sorted.
-async fn nodes(store: &dyn Store, scope: &Scope, selectors: &[Target]) -> Result<Vec<String>, StoreError> {
+pub(crate) async fn nodes(store: &dyn Store, scope: &Scope, selectors: &[Target]) -> Result<Vec<String>, StoreError> {
     let mut matched: Option<BTreeSet<String>> = None;
     let mut narrow = |found: BTreeSet<String>| {
         matched = Some(match matched.take() {

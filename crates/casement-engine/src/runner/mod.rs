@@ -64,6 +64,14 @@ pub trait Runner: Send + Sync + 'static {
         Outcome::failed("This task type cannot be followed after it started.", None)
     }
 
+    /// Ask the service to stop a started invocation (CANCEL_TASK cutoff, a cancelled
+    /// window execution). Only Run Command can; `follow` still reports how it ended.
+    async fn cancel(&self, _scope: &Scope, _execution_id: &str) {}
+
+    fn cancellable(&self) -> bool {
+        false
+    }
+
     /// Whether `start` may be sent again when a restart interrupted it before the
     /// ExecutionId was recorded (the service treats a repeat as the same request).
     fn restartable(&self) -> bool {
@@ -92,9 +100,6 @@ impl Runners {
         match task_type {
             TaskType::Automation => {
                 "AUTOMATION tasks are not supported by Casement yet: the invocation was not run.".into()
-            }
-            TaskType::RunCommand => {
-                "RUN_COMMAND tasks need the Run Command service, which this server does not run yet.".into()
             }
             other => format!("No runner is configured for {} tasks.", other.as_str()),
         }

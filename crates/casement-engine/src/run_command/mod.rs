@@ -1,0 +1,410 @@
+//! Run Command: SendCommand, the agents' message queue, their replies, cancellation and
+//! deadlines. The API's Run Command and agent operations and the RUN_COMMAND runner all
+//! go through [`RunCommand`], so a window's command is an ordinary command.
+//!
+//! Every change is one store transaction that also settles the command (MaxConcurrency
+//! releases, MaxErrors terminates, aggregate status), so statuses move only as agents
+//! report or deadlines pass, whichever server the report reaches.
+
+mod mailboxes;
+mod runner;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use casement_model::command::{
+    clip_chars, CommandInvocation, InvocationState, DEFAULT_DELIVERY_TIMEOUT_SECS, DEFAULT_EXECUTION_TIMEOUT_SECS,
+    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_ERRORS, MAX_STDERR_CHARS, MAX_STDOUT_CHARS, RUN_SHELL_SCRIPT,
+};
+use casement_model::{Command, Scope, Target};
+use casement_store::{CommandUpdate, Store, StoreError, Which};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+pub use mailboxes::Mailboxes;
+pub use runner::RunCommandRunner;
+
+use crate::Clock;
+
+/// How long a fetched message stays hidden from the next poll while the agent has not
+/// acknowledged it (the `VisibilityTimeoutInSeconds` AWS's agent asks for).
+pub const VISIBILITY_MS: i64 = 10_000;
+/// How long past ExpiresAfter an acknowledged invocation may stay unfinished before the
+/// server gives up on its agent (the agent enforces executionTimeout itself).
+const EXECUTION_GRACE_MS: i64 = 60_000;
+/// Most executionTimeout AWS-RunShellScript accepts (48 hours).
+const MAX_EXECUTION_TIMEOUT_SECS: i64 = 172_800;
+
+/// SendCommand's request, as the service takes it.
+#[derive(Debug, Clone, Default)]
+pub struct SendCommand {
+    /// Set when the caller needs a known ID (a window invocation's command is derived
+    /// from the invocation, so a restart finds it again).
+    pub command_id: Option<String>,
+    pub instance_ids: Vec<String>,
+    pub targets: Vec<Target>,
+    pub document_name: String,
+    pub document_version: Option<String>,
+    pub comment: Option<String>,
+    pub parameters: BTreeMap<String, Vec<String>>,
+    pub timeout_seconds: Option<i64>,
+    pub max_concurrency: Option<String>,
+    pub max_errors: Option<String>,
+    pub output_s3_region: Option<String>,
+    pub output_s3_bucket_name: Option<String>,
+    pub output_s3_key_prefix: Option<String>,
+    pub service_role: Option<String>,
+    pub notification_config: Option<Value>,
+    pub cloud_watch_output_config: Option<Value>,
+    pub alarm_configuration: Option<Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("{0}")]
+    InvalidInstanceId(String),
+    #[error("{0}")]
+    InvalidDocument(String),
+    #[error("{0}")]
+    InvalidParameters(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an agent reported in SendReply, reduced to what the invocation records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// `documentStatus`: InProgress, Success, Failed, TimedOut, Cancelled…
+    pub status: String,
+    pub response_code: Option<i32>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+}
+
+pub struct RunCommand {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub mailboxes: Mailboxes,
+    /// Rung after every command change: RUN_COMMAND invocations waiting on their command.
+    pub(crate) changed: Notify,
+    /// How often a waiting poll or follower re-reads the store for changes made through
+    /// another server.
+    pub poll: Duration,
+}
+
+impl RunCommand {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, poll: Duration) -> Arc<Self> {
+        Arc::new(Self { store, clock, mailboxes: Mailboxes::default(), changed: Notify::new(), poll })
+    }
+
+    /// Start the deadline sweeper (delivery and execution timeouts) on this runtime.
+    pub fn start(self: &Arc<Self>) {
+        let rc = self.clone();
+        crate::supervise("run command deadlines", move || rc.clone().sweep());
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn announce(&self, update: &CommandUpdate) {
+        for node in &update.notify {
+            self.mailboxes.ring(node);
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// SendCommand: resolve the nodes, record the command with one Pending invocation per
+    /// node, and release the first MaxConcurrency of them to their agents.
+    pub async fn send(&self, scope: &Scope, req: SendCommand) -> Result<Command, SendError> {
+        if req.document_name != RUN_SHELL_SCRIPT {
+            return Err(SendError::InvalidDocument(format!(
+                "Document {} does not exist or is not supported here (this server runs {RUN_SHELL_SCRIPT}).",
+                req.document_name
+            )));
+        }
+        let execution_timeout = check_shell_parameters(&req.parameters)?;
+        if let Some(id) = &req.command_id {
+            if let Some(existing) = self.store.get_command(scope, id).await? {
+                return Ok(existing);
+            }
+        }
+        let nodes = self.resolve(scope, &req).await?;
+        let now = self.now();
+        let delivery = req.timeout_seconds.unwrap_or(DEFAULT_DELIVERY_TIMEOUT_SECS);
+        let cmd = Command {
+            command_id: req.command_id.clone().unwrap_or_else(casement_model::ids::new_uuid),
+            document_name: req.document_name,
+            document_version: req.document_version,
+            comment: req.comment,
+            parameters: req.parameters,
+            instance_ids: req.instance_ids,
+            targets: req.targets,
+            requested_ms: now,
+            expires_ms: now + (delivery + execution_timeout) * 1000,
+            timeout_seconds: req.timeout_seconds,
+            max_concurrency: req.max_concurrency.unwrap_or_else(|| DEFAULT_MAX_CONCURRENCY.into()),
+            max_errors: req.max_errors.unwrap_or_else(|| DEFAULT_MAX_ERRORS.into()),
+            output_s3_region: req.output_s3_region,
+            output_s3_bucket_name: req.output_s3_bucket_name,
+            output_s3_key_prefix: req.output_s3_key_prefix,
+            service_role: req.service_role,
+            notification_config: req.notification_config,
+            cloud_watch_output_config: req.cloud_watch_output_config,
+            alarm_configuration: req.alarm_configuration,
+            status: "Pending".into(),
+            status_details: "Pending".into(),
+            target_count: nodes.len() as i64,
+            completed_count: 0,
+            error_count: 0,
+            delivery_timed_out_count: 0,
+            cancel_requested: false,
+        };
+        let invocations: Vec<CommandInvocation> = nodes
+            .into_iter()
+            .enumerate()
+            .map(|(seq, (instance_id, instance_name))| CommandInvocation {
+                command_id: cmd.command_id.clone(),
+                instance_id,
+                instance_name,
+                seq: seq as u32,
+                state: InvocationState::Pending,
+                requested_ms: now,
+                start_ms: None,
+                end_ms: None,
+                response_code: -1,
+                stdout: String::new(),
+                stderr: String::new(),
+                released: false,
+                acked: false,
+                cancel_pending: false,
+                visible_after_ms: 0,
+                deadline_ms: now + delivery * 1000,
+            })
+            .collect();
+        let update = self.store.create_command(scope, &cmd, &invocations).await?;
+        self.announce(&update);
+        Ok(update.command)
+    }
+
+    /// The nodes a command goes to, with their computer names: every `InstanceIds` entry
+    /// must be a registered node; `Targets` select among registered nodes.
+    async fn resolve(&self, scope: &Scope, req: &SendCommand) -> Result<Vec<(String, String)>, SendError> {
+        let mut ids: Vec<String> = Vec::new();
+        if !req.instance_ids.is_empty() {
+            ids.extend(req.instance_ids.iter().cloned());
+        } else {
+            ids = crate::targets::nodes(&*self.store, scope, &req.targets).await?;
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        let mut unknown = Vec::new();
+        for id in ids {
+            match self.store.get_node(scope, &id).await? {
+                Some(node) => out.push((id, node.computer_name.unwrap_or_default())),
+                None if !req.instance_ids.is_empty() => unknown.push(id),
+                None => {}
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(SendError::InvalidInstanceId(format!(
+                "Instances [[{}]] not in a valid state for account {}",
+                unknown.join(", "),
+                scope.account
+            )));
+        }
+        Ok(out)
+    }
+
+    /// CancelCommand (on `instances`, or everywhere): invocations not yet fetched by their
+    /// agent end Cancelled at once; the others become Cancelling and their agents get a
+    /// cancel message. Returns `None` for an unknown command.
+    pub async fn cancel(
+        &self,
+        scope: &Scope,
+        command_id: &str,
+        instances: Option<&[String]>,
+    ) -> Result<Option<Command>, StoreError> {
+        let now = self.now();
+        let which = instances.map_or(Which::All, Which::Instances);
+        let update = self
+            .store
+            .update_invocations(scope, command_id, which, &move |cmd, inv| {
+                cmd.cancel_requested = true;
+                if inv.state.is_final() || inv.state == InvocationState::Cancelling {
+                    return false;
+                }
+                let reached_agent = inv.acked || inv.visible_after_ms > now;
+                if reached_agent {
+                    inv.state = InvocationState::Cancelling;
+                    inv.cancel_pending = true;
+                    inv.visible_after_ms = 0;
+                } else {
+                    inv.finish(InvocationState::Cancelled, now);
+                }
+                true
+            })
+            .await?;
+        Ok(update.map(|u| {
+            self.announce(&u);
+            u.command
+        }))
+    }
+
+    /// Wait up to `wait` for messages for `node` (GetMessages' long poll).
+    pub async fn messages(
+        &self,
+        scope: &Scope,
+        node: &str,
+        wait: Duration,
+    ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
+        let mailbox = self.mailboxes.get(node);
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            let found = self.store.node_messages(scope, node, self.now(), VISIBILITY_MS, 10).await?;
+            let now = tokio::time::Instant::now();
+            if !found.is_empty() || now >= until {
+                return Ok(found);
+            }
+            let _ = tokio::time::timeout((until - now).min(self.poll), mailbox.notified()).await;
+        }
+    }
+
+    /// AcknowledgeMessage: the agent took the command (or the cancel) for `node`.
+    pub async fn acknowledge(&self, scope: &Scope, node: &str, command_id: &str, cancel: bool) -> Result<bool, StoreError> {
+        let now = self.now();
+        let nodes = [node.to_owned()];
+        let update = self
+            .store
+            .update_invocations(scope, command_id, Which::Instances(&nodes), &move |cmd, inv| {
+                if cancel {
+                    let was = inv.cancel_pending;
+                    inv.cancel_pending = false;
+                    return was;
+                }
+                if inv.acked || inv.state.is_final() {
+                    return false;
+                }
+                inv.acked = true;
+                if inv.state == InvocationState::Pending || inv.state == InvocationState::Delayed {
+                    inv.state = InvocationState::InProgress;
+                }
+                inv.start_ms.get_or_insert(now);
+                inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
+                true
+            })
+            .await?;
+        Ok(update.map(|u| self.announce(&u)).is_some())
+    }
+
+    /// SendReply: the agent's status for the command on `node`.
+    pub async fn reply(&self, scope: &Scope, node: &str, command_id: &str, reply: Reply) -> Result<bool, StoreError> {
+        let now = self.now();
+        let nodes = [node.to_owned()];
+        let update = self
+            .store
+            .update_invocations(scope, command_id, Which::Instances(&nodes), &move |cmd, inv| {
+                if inv.state.is_final() {
+                    return false;
+                }
+                if !inv.acked {
+                    inv.acked = true;
+                    inv.start_ms.get_or_insert(now);
+                    inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
+                }
+                if let Some(code) = reply.response_code {
+                    inv.response_code = code;
+                }
+                if let Some(out) = &reply.stdout {
+                    inv.stdout = clip_chars(out, MAX_STDOUT_CHARS).to_owned();
+                }
+                if let Some(err) = &reply.stderr {
+                    inv.stderr = clip_chars(err, MAX_STDERR_CHARS).to_owned();
+                }
+                match reply.status.as_str() {
+                    "Success" => inv.finish(InvocationState::Success, now),
+                    "Failed" => inv.finish(InvocationState::Failed, now),
+                    "TimedOut" => inv.finish(InvocationState::ExecutionTimedOut, now),
+                    "Cancelled" => inv.finish(InvocationState::Cancelled, now),
+                    _ => {
+                        if matches!(inv.state, InvocationState::Pending | InvocationState::Delayed) {
+                            inv.state = InvocationState::InProgress;
+                        }
+                        true
+                    }
+                }
+            })
+            .await?;
+        Ok(update.map(|u| self.announce(&u)).is_some())
+    }
+
+    /// FailMessage: the agent could not take the command at all.
+    pub async fn fail(&self, scope: &Scope, node: &str, command_id: &str, reason: &str) -> Result<bool, StoreError> {
+        let reply = Reply {
+            status: "Failed".into(),
+            response_code: None,
+            stdout: None,
+            stderr: Some(format!("The agent could not run the command: {reason}")),
+        };
+        self.reply(scope, node, command_id, reply).await
+    }
+
+    /// End invocations whose deadline passed: DeliveryTimedOut if never finished by
+    /// their agent (or Cancelled, if a cancel was waiting for it).
+    async fn sweep(self: Arc<Self>) {
+        loop {
+            let now = self.now();
+            match self.store.due_invocations(now, 1_000).await {
+                Ok(due) => {
+                    for (scope, command_id, node) in due {
+                        let nodes = [node];
+                        let result = self
+                            .store
+                            .update_invocations(&scope, &command_id, Which::Instances(&nodes), &move |_, inv| {
+                                if inv.state.is_final() || inv.deadline_ms > now {
+                                    return false;
+                                }
+                                let end = if inv.state == InvocationState::Cancelling {
+                                    InvocationState::Cancelled
+                                } else {
+                                    InvocationState::DeliveryTimedOut
+                                };
+                                inv.finish(end, now)
+                            })
+                            .await;
+                        match result {
+                            Ok(Some(u)) => self.announce(&u),
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!(error = %e, "timing out an invocation failed"),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "reading invocation deadlines failed"),
+            }
+            crate::clock::sleep_until(&*self.clock, now + 1_000).await;
+        }
+    }
+}
+
+/// AWS-RunShellScript's parameters: `commands` (required), `workingDirectory`,
+/// `executionTimeout` (seconds, 1–172800). Returns the execution timeout.
+fn check_shell_parameters(p: &BTreeMap<String, Vec<String>>) -> Result<i64, SendError> {
+    let bad = |m: String| SendError::InvalidParameters(m);
+    for key in p.keys() {
+        if !matches!(key.as_str(), "commands" | "workingDirectory" | "executionTimeout") {
+            return Err(bad(format!("Parameter {key} is not defined in document {RUN_SHELL_SCRIPT}.")));
+        }
+    }
+    if p.get("commands").is_none_or(|c| c.is_empty()) {
+        return Err(bad("Parameter commands is required for document AWS-RunShellScript.".into()));
+    }
+    match p.get("executionTimeout").and_then(|v| v.first()) {
+        None => Ok(DEFAULT_EXECUTION_TIMEOUT_SECS),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if (1..=MAX_EXECUTION_TIMEOUT_SECS).contains(&n) => Ok(n),
+            _ => Err(bad(format!(
+                "Parameter executionTimeout has value {v}; it must be a whole number of seconds from 1 to {MAX_EXECUTION_TIMEOUT_SECS}."
+            ))),
+        },
+    }
+}
