@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use casement_protocol::ApiError;
 
-use crate::{executions, schedule, tags, targets, tasks, windows, Api, Context};
+use crate::{activations, commands, executions, nodes, schedule, tags, targets, tasks, windows, Api, Context};
 
 async fn call<Req, Res, Fut>(body: Value, handler: impl FnOnce(Req) -> Fut) -> Result<Vec<u8>, ApiError>
 where
@@ -72,4 +72,14 @@ operations! {
     "AddTagsToResource" => tags::add,
     "RemoveTagsFromResource" => tags::remove,
     "ListTagsForResource" => tags::list,
+    "SendCommand" => commands::send,
+    "ListCommands" => commands::list,
+    "ListCommandInvocations" => commands::list_invocations,
+    "GetCommandInvocation" => commands::get_invocation,
+    "CancelCommand" => commands::cancel,
+    "CreateActivation" => activations::create,
+    "DescribeActivations" => activations::describe,
+    "DeleteActivation" => activations::delete,
+    "DescribeInstanceInformation" => nodes::describe,
+    "DeregisterManagedInstance" => nodes::deregister,
 }

@@ -5,9 +5,13 @@
 //! model (types and member constraints, in `casement-protocol`); handlers add the
 //! cross-member rules SSM enforces and do the work.
 
+pub mod activations;
+pub mod agent;
+pub mod commands;
 mod dispatch;
 mod errors;
 pub mod executions;
+pub mod nodes;
 mod pagination;
 pub mod rules;
 pub mod schedule;
@@ -18,17 +22,28 @@ pub mod windows;
 
 use std::sync::Arc;
 
-use casement_engine::Signals;
+use casement_engine::{RunCommand, Signals};
 use casement_model::Scope;
 use casement_store::Store;
 
 pub use dispatch::{dispatch, is_served, not_served};
+pub use errors::internal;
 
 /// Settings that change how operations answer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// Enforce AWS's published quotas (windows per account, targets and tasks per window).
     pub aws_quotas: bool,
+    /// A node not heard from for this long shows PingStatus `ConnectionLost`.
+    pub connection_lost_ms: i64,
+    /// Longest an agent's GetMessages is held open waiting for a message.
+    pub max_poll: std::time::Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { aws_quotas: false, connection_lost_ms: 120_000, max_poll: std::time::Duration::from_secs(20) }
+    }
 }
 
 /// What every handler can reach.
@@ -38,11 +53,13 @@ pub struct Api {
     pub schedules: rules::ScheduleCache,
     /// Nudges for the engine: a schedule changed, a cancel was requested.
     pub signals: Arc<Signals>,
+    /// Run Command, shared with the engine's RUN_COMMAND runner.
+    pub run_command: Arc<RunCommand>,
 }
 
 impl Api {
-    pub fn new(store: Arc<dyn Store>, config: ApiConfig, signals: Arc<Signals>) -> Self {
-        Self { store, config, schedules: Default::default(), signals }
+    pub fn new(store: Arc<dyn Store>, config: ApiConfig, signals: Arc<Signals>, run_command: Arc<RunCommand>) -> Self {
+        Self { store, config, schedules: Default::default(), signals, run_command }
     }
 }
 

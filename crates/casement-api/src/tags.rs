@@ -29,8 +29,10 @@ async fn resolve(api: &Api, ctx: &Context, resource_type: &str, resource_id: &st
                 None => Err(ApiError::InvalidResourceId),
             }
         }
-        // No managed nodes are registered until the managed-nodes work lands.
-        "ManagedInstance" => Err(ApiError::InvalidResourceId),
+        "ManagedInstance" => match api.store.get_node(&ctx.scope, resource_id).await.map_err(internal)? {
+            Some(_) => Ok(()),
+            None => Err(ApiError::InvalidResourceId),
+        },
         _ => Err(ApiError::InvalidResourceType),
     }
 }

@@ -33,6 +33,36 @@ pub enum ApiError {
     TooManyTags,
     #[error("RequestEntityTooLargeException: {0}")]
     RequestEntityTooLarge(String),
+    // --- Run Command, managed nodes, activations ---
+    #[error("InvalidInstanceId: {0}")]
+    InvalidInstanceId(String),
+    #[error("InvalidCommandId")]
+    InvalidCommandId,
+    #[error("InvalidDocument: {0}")]
+    InvalidDocument(String),
+    #[error("InvalidParameters: {0}")]
+    InvalidParameters(String),
+    #[error("InvocationDoesNotExist")]
+    InvocationDoesNotExist,
+    #[error("InvalidPluginName")]
+    InvalidPluginName,
+    #[error("DuplicateInstanceId")]
+    DuplicateInstanceId,
+    #[error("InvalidFilterKey")]
+    InvalidFilterKey,
+    #[error("InvalidFilter: {0}")]
+    InvalidFilter(String),
+    #[error("InvalidNextToken: {0}")]
+    InvalidNextToken(String),
+    #[error("InvalidInstanceInformationFilterValue: {0}")]
+    InvalidInstanceInformationFilterValue(String),
+    #[error("InvalidActivation: {0}")]
+    InvalidActivation(String),
+    #[error("InvalidActivationId: {0}")]
+    InvalidActivationId(String),
+    /// The agent API's refusal of a node that may not do what it asked.
+    #[error("AccessDeniedException: {0}")]
+    AccessDenied(String),
     // --- authentication (the AWS front end's names) ---
     #[error("MissingAuthenticationTokenException: {0}")]
     MissingAuthenticationToken(String),
@@ -62,6 +92,20 @@ impl ApiError {
             ApiError::InvalidResourceType => "InvalidResourceType",
             ApiError::TooManyTags => "TooManyTagsError",
             ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::InvalidInstanceId(_) => "InvalidInstanceId",
+            ApiError::InvalidCommandId => "InvalidCommandId",
+            ApiError::InvalidDocument(_) => "InvalidDocument",
+            ApiError::InvalidParameters(_) => "InvalidParameters",
+            ApiError::InvocationDoesNotExist => "InvocationDoesNotExist",
+            ApiError::InvalidPluginName => "InvalidPluginName",
+            ApiError::DuplicateInstanceId => "DuplicateInstanceId",
+            ApiError::InvalidFilterKey => "InvalidFilterKey",
+            ApiError::InvalidFilter(_) => "InvalidFilter",
+            ApiError::InvalidNextToken(_) => "InvalidNextToken",
+            ApiError::InvalidInstanceInformationFilterValue(_) => "InvalidInstanceInformationFilterValue",
+            ApiError::InvalidActivation(_) => "InvalidActivation",
+            ApiError::InvalidActivationId(_) => "InvalidActivationId",
+            ApiError::AccessDenied(_) => "AccessDeniedException",
             ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
             ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
             ApiError::InvalidSignature(_) => "InvalidSignatureException",
@@ -97,9 +141,25 @@ impl ApiError {
             | ApiError::IncompleteSignature(m)
             | ApiError::InvalidSignature(m)
             | ApiError::UnrecognizedClient(m)
-            | ApiError::Internal(m) => Some(m),
+            | ApiError::Internal(m)
+            | ApiError::InvalidInstanceId(m)
+            | ApiError::InvalidDocument(m)
+            | ApiError::InvalidParameters(m)
+            | ApiError::InvalidFilter(m)
+            | ApiError::InvalidNextToken(m)
+            | ApiError::InvalidInstanceInformationFilterValue(m)
+            | ApiError::InvalidActivation(m)
+            | ApiError::InvalidActivationId(m)
+            | ApiError::AccessDenied(m) => Some(m),
             ApiError::UnknownOperation(m) => m.as_deref(),
-            ApiError::InvalidResourceId | ApiError::InvalidResourceType | ApiError::TooManyTags => None,
+            ApiError::InvalidResourceId
+            | ApiError::InvalidResourceType
+            | ApiError::TooManyTags
+            | ApiError::InvalidCommandId
+            | ApiError::InvocationDoesNotExist
+            | ApiError::InvalidPluginName
+            | ApiError::DuplicateInstanceId
+            | ApiError::InvalidFilterKey => None,
         }
     }
 
@@ -115,7 +175,9 @@ impl ApiError {
             | ApiError::IncompleteSignature(_)
             | ApiError::InvalidSignature(_)
             | ApiError::UnrecognizedClient(_)
-            | ApiError::RequestEntityTooLarge(_) => "message",
+            | ApiError::RequestEntityTooLarge(_)
+            | ApiError::InvalidInstanceInformationFilterValue(_)
+            | ApiError::AccessDenied(_) => "message",
             _ => "Message",
         };
         let mut obj = serde_json::Map::new();

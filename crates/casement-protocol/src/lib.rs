@@ -4,6 +4,7 @@
 //! Nothing here knows what a maintenance window is; the operation handlers live in
 //! `casement-api` and only ever see validated JSON and a verified caller.
 
+pub mod agent;
 pub mod awsjson;
 pub mod error;
 pub mod sigv4;

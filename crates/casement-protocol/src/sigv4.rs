@@ -242,6 +242,38 @@ impl<C: CredentialStore> Verifier<C> {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Caller, ApiError> {
+        self.check(method, path, query, headers, body, now, &["ssm"], |akid| self.credentials.lookup(akid))
+    }
+
+    /// Verify a managed node's request against the key issued to it at registration
+    /// (the caller found `credential` by the request's access key ID). Agent calls are
+    /// scoped to `ssm` or, for the message service, `ec2messages`, as AWS's agent signs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_node(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: DateTime<Utc>,
+        credential: &Credential,
+    ) -> Result<Caller, ApiError> {
+        self.check(method, path, query, headers, body, now, &["ssm", "ec2messages"], |_| Some(credential))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check<'c>(
+        &'c self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: DateTime<Utc>,
+        services: &[&str],
+        lookup: impl FnOnce(&str) -> Option<&'c Credential>,
+    ) -> Result<Caller, ApiError> {
         let Some(auth_value) = headers.get(http::header::AUTHORIZATION) else {
             return Err(ApiError::MissingAuthenticationToken("Missing Authentication Token".into()));
         };
@@ -263,8 +295,11 @@ impl<C: CredentialStore> Verifier<C> {
                 "Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
             ))
         })?;
-        if auth.service != "ssm" {
-            return Err(ApiError::InvalidSignature("Credential should be scoped to correct service: 'ssm'. ".into()));
+        if !services.contains(&auth.service) {
+            return Err(ApiError::InvalidSignature(format!(
+                "Credential should be scoped to correct service: '{}'. ",
+                services[0]
+            )));
         }
         if !valid_region(auth.region) {
             return Err(ApiError::InvalidSignature(format!(
@@ -286,7 +321,7 @@ impl<C: CredentialStore> Verifier<C> {
             )));
         }
 
-        let known = self.credentials.lookup(auth.access_key_id);
+        let known = lookup(auth.access_key_id);
         if self.mode == AuthMode::AcceptAny {
             return Ok(Caller {
                 account_id: known.map(|c| c.account_id.clone()).unwrap_or_else(|| self.default_account.clone()),

@@ -112,4 +112,11 @@ pub struct ServeArgs {
     /// Do not run windows: serve the API only.
     #[arg(long, env = "CASEMENT_NO_ENGINE")]
     pub no_engine: bool,
+    /// A managed node not heard from for this many seconds shows PingStatus
+    /// ConnectionLost (agents poll every 20 s and report health every minute).
+    #[arg(long, env = "CASEMENT_CONNECTION_LOST_SECONDS", default_value_t = 120)]
+    pub connection_lost_seconds: u32,
+    /// Longest an agent's GetMessages long poll is held open, in seconds.
+    #[arg(long, env = "CASEMENT_AGENT_POLL_SECONDS", default_value_t = 20)]
+    pub agent_poll_seconds: u32,
 }

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use casement_api::{Api, ApiConfig, Context};
 use casement_engine::outbox::{EventBridgeSink, FileSink, Sink, WebhookSink};
 use casement_engine::runner::{AwsClients, LambdaRunner, StepFunctionsRunner};
-use casement_engine::{Engine, EngineConfig, Runners, Signals, SystemClock};
+use casement_engine::{Engine, EngineConfig, RunCommand, RunCommandRunner, Runners, Signals, SystemClock};
 use casement_model::{Scope, TaskType};
 use casement_protocol::awsjson::{self, CONTENT_TYPE, MAX_BODY_BYTES};
 use casement_protocol::sigv4::{AuthMode, StaticCredentials, Verifier};
@@ -62,20 +62,34 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     // Compile the model before the first request rather than during it.
     let _ = validate::model();
     let signals = Arc::new(Signals::default());
+    // Run Command serves agents even with --no-engine; only windows stop running.
+    let run_command = RunCommand::new(store.clone(), Arc::new(SystemClock), std::time::Duration::from_secs(1));
+    run_command.start();
     if !args.no_engine {
-        start_engine(args, store.clone(), signals.clone()).await?;
+        start_engine(args, store.clone(), signals.clone(), run_command.clone()).await?;
     }
+    let config = ApiConfig {
+        aws_quotas: args.aws_quotas,
+        connection_lost_ms: i64::from(args.connection_lost_seconds.max(1)) * 1_000,
+        max_poll: std::time::Duration::from_secs(u64::from(args.agent_poll_seconds.max(1))),
+    };
     Ok(Arc::new(AppState {
-        api: Api::new(store, ApiConfig { aws_quotas: args.aws_quotas }, signals),
+        api: Api::new(store, config, signals, run_command),
         verifier: Verifier::new(credentials, mode, args.account_id.clone()),
         metrics: Metrics::new(),
     }))
 }
 
 /// Start the scheduler, orchestrator and event delivery on this runtime.
-async fn start_engine(args: &ServeArgs, store: Arc<dyn Store>, signals: Arc<Signals>) -> anyhow::Result<()> {
+async fn start_engine(
+    args: &ServeArgs,
+    store: Arc<dyn Store>,
+    signals: Arc<Signals>,
+    run_command: Arc<RunCommand>,
+) -> anyhow::Result<()> {
     let aws = AwsClients::load().await;
     let runners = Runners::default()
+        .with(TaskType::RunCommand, Arc::new(RunCommandRunner::new(run_command)))
         .with(TaskType::Lambda, Arc::new(LambdaRunner::new(aws.clone(), args.lambda_endpoint.clone())))
         .with(
             TaskType::StepFunctions,
@@ -246,6 +260,9 @@ where
     let body = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|_| too_large())?.to_bytes();
 
     let now = chrono::Utc::now();
+    if let Some(agent_op) = agent_operation(headers) {
+        return agent_call(state, method, uri, headers, &body, now, agent_op).await;
+    }
     let caller = state.verifier.verify(method.as_str(), uri.path(), uri.query().unwrap_or(""), headers, &body, now)?;
     if method != Method::POST || uri.path() != "/" {
         return Err(ApiError::UnknownOperation(None));
@@ -259,6 +276,57 @@ where
     validate::model().validate_input(op, &json)?;
     let ctx = Context { scope: Scope::new(caller.account_id, caller.region), now_ms: now.timestamp_millis() };
     casement_api::dispatch(&state.api, &ctx, op, json).await
+}
+
+/// The agent operation an `X-Amz-Target` names, if it names one.
+fn agent_operation(headers: &HeaderMap) -> Option<&str> {
+    headers.get(&X_AMZ_TARGET).and_then(|v| v.to_str().ok()).and_then(casement_api::agent::operation)
+}
+
+/// An agent's request: registration is anonymous (the activation code is the secret);
+/// everything else is signed with the key the node got at registration, and the node is
+/// whoever that key belongs to.
+#[allow(clippy::too_many_arguments)]
+async fn agent_call(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+    op: &str,
+) -> Result<Vec<u8>, ApiError> {
+    if method != Method::POST || uri.path() != "/" {
+        return Err(ApiError::UnknownOperation(None));
+    }
+    let json = awsjson::parse_body(body)?;
+    let api = &state.api;
+    if op == casement_protocol::agent::REGISTER {
+        return casement_api::agent::register(api, now.timestamp_millis(), json).await;
+    }
+    let auth = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::MissingAuthenticationToken("Missing Authentication Token".into()))?;
+    let akid = casement_protocol::sigv4::Authorization::parse(auth)?.access_key_id.to_owned();
+    let key = api
+        .store
+        .node_key(&akid)
+        .await
+        .map_err(casement_api::internal)?
+        .ok_or_else(|| ApiError::UnrecognizedClient("The security token included in the request is invalid.".into()))?;
+    if key.deregistered {
+        return Err(ApiError::AccessDenied(format!("Managed node {} is deregistered.", key.instance_id)));
+    }
+    let credential = casement_protocol::sigv4::Credential {
+        access_key_id: key.access_key_id.clone(),
+        secret_access_key: key.secret_access_key.clone(),
+        account_id: key.scope.account.clone(),
+    };
+    state.verifier.verify_node(method.as_str(), uri.path(), uri.query().unwrap_or(""), headers, body, now, &credential)?;
+    let node = casement_api::agent::Node { scope: key.scope.clone(), instance_id: key.instance_id };
+    let ctx = Context { scope: key.scope, now_ms: now.timestamp_millis() };
+    casement_api::agent::dispatch(api, &ctx, &node, op, json).await
 }
 
 fn json_response(

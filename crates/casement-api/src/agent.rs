@@ -1,0 +1,217 @@
+//! The agent-facing operations (`casement-protocol::agent`): registration with an
+//! activation, health reports, and the message service a node long-polls for its
+//! commands. Every call but registration is made by one node with the key issued to it,
+//! and may touch only that node's messages.
+
+use std::time::Duration;
+
+use casement_engine::run_command::Reply;
+use casement_model::{ManagedNode, Scope};
+use casement_protocol::agent::{
+    self, AcknowledgeMessageRequest, CancelCommandPayload, FailMessageRequest, GetMessagesRequest,
+    GetMessagesResponse, Message, RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload,
+    SendCommandPayload, SendReplyRequest, UpdateInstanceInformationRequest,
+};
+use casement_protocol::ApiError;
+use casement_store::StoreError;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::activations::code_hash;
+use crate::errors::internal;
+use crate::{Api, Context};
+
+/// A node, authenticated by its key.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub scope: Scope,
+    pub instance_id: String,
+}
+
+/// Whether an `X-Amz-Target` names an agent operation, and which.
+pub fn operation(target: &str) -> Option<&str> {
+    if let Some(op) = target.strip_prefix(agent::MESSAGES_PREFIX) {
+        return matches!(op, "GetMessages" | "AcknowledgeMessage" | "SendReply" | "FailMessage" | "DeleteMessage")
+            .then_some(op);
+    }
+    let op = target.strip_prefix("AmazonSSM.")?;
+    matches!(op, agent::REGISTER | agent::UPDATE_INFORMATION).then_some(op)
+}
+
+fn parse<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|e| ApiError::Serialization(format!("Invalid request: {e}")))
+}
+
+fn json(v: impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(&v).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// RegisterManagedInstance: anonymous; the activation code is the credential.
+pub async fn register(api: &Api, now_ms: i64, body: Value) -> Result<Vec<u8>, ApiError> {
+    let req: RegisterManagedInstanceRequest = parse(body)?;
+    if !casement_model::Activation::is_well_formed_id(&req.activation_id) {
+        return Err(ApiError::InvalidActivationId(format!("{} is not a valid activation ID.", req.activation_id)));
+    }
+    let node = ManagedNode {
+        instance_id: ManagedNode::generate_id(),
+        activation_id: String::new(),
+        iam_role: String::new(),
+        name: None,
+        registration_ms: now_ms,
+        agent_version: None,
+        platform_type: None,
+        platform_name: None,
+        platform_version: None,
+        ip_address: None,
+        computer_name: req.fingerprint.clone(),
+        last_ping_ms: now_ms,
+    };
+    let access_key_id = format!("ASIA{}", hex::encode_upper(rand::random::<[u8; 8]>()));
+    let secret = base64_secret();
+    let registered = api
+        .store
+        .register_node(&req.activation_id, &code_hash(&req.activation_code), now_ms, node, &access_key_id, &secret)
+        .await;
+    match registered {
+        Ok((scope, node)) => json(RegisterManagedInstanceResponse {
+            instance_id: node.instance_id,
+            access_key_id,
+            secret_access_key: secret,
+            region: scope.region,
+        }),
+        Err(StoreError::NotFound) => {
+            Err(ApiError::InvalidActivation("Activation ID or activation code is invalid.".into()))
+        }
+        Err(StoreError::Refused(m)) => Err(ApiError::InvalidActivation(m)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// 40 characters, like an AWS secret key.
+fn base64_secret() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 30]>())
+}
+
+/// Run one agent operation for an authenticated node.
+pub async fn dispatch(api: &Api, ctx: &Context, node: &Node, op: &str, body: Value) -> Result<Vec<u8>, ApiError> {
+    match op {
+        agent::UPDATE_INFORMATION => update_information(api, ctx, node, parse(body)?).await,
+        "GetMessages" => get_messages(api, ctx, node, parse(body)?).await,
+        "AcknowledgeMessage" => acknowledge(api, node, parse(body)?).await,
+        "SendReply" => send_reply(api, node, parse(body)?).await,
+        "FailMessage" => fail(api, node, parse(body)?).await,
+        // DeleteMessage is for AWS's self-update flow; nothing to delete here.
+        "DeleteMessage" => json(serde_json::json!({})),
+        _ => Err(ApiError::UnknownOperation(None)),
+    }
+}
+
+fn not_yours(what: &str) -> ApiError {
+    ApiError::AccessDenied(format!("This node may not act on {what}."))
+}
+
+async fn update_information(
+    api: &Api,
+    ctx: &Context,
+    node: &Node,
+    req: UpdateInstanceInformationRequest,
+) -> Result<Vec<u8>, ApiError> {
+    if req.instance_id != node.instance_id {
+        return Err(not_yours(&req.instance_id));
+    }
+    let Some(mut stored) = api.store.get_node(&node.scope, &node.instance_id).await.map_err(internal)? else {
+        return Err(ApiError::InvalidInstanceId(format!("Instance {} is not registered.", node.instance_id)));
+    };
+    stored.agent_version = req.agent_version.or(stored.agent_version);
+    stored.platform_type = req.platform_type.or(stored.platform_type);
+    stored.platform_name = req.platform_name.or(stored.platform_name);
+    stored.platform_version = req.platform_version.or(stored.platform_version);
+    stored.ip_address = req.ip_address.or(stored.ip_address);
+    stored.computer_name = req.computer_name.or(stored.computer_name);
+    stored.last_ping_ms = ctx.now_ms;
+    api.store.update_node(&node.scope, &stored).await.map_err(internal)?;
+    json(serde_json::json!({}))
+}
+
+async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesRequest) -> Result<Vec<u8>, ApiError> {
+    if req.destination != node.instance_id {
+        return Err(not_yours(&req.destination));
+    }
+    api.store.ping_node(&node.scope, &node.instance_id, ctx.now_ms).await.map_err(internal)?;
+    let wait = Duration::from_secs(agent::MAX_POLL_SECONDS).min(api.config.max_poll);
+    let found = api.run_command.messages(&node.scope, &node.instance_id, wait).await.map_err(internal)?;
+    let mut messages = Vec::with_capacity(found.len());
+    for (cmd, inv) in found {
+        let cancel = inv.cancel_pending;
+        let (topic, payload) = if cancel {
+            let p = CancelCommandPayload {
+                command_id: cmd.command_id.clone(),
+                cancel_message_id: agent::message_id(&cmd.command_id, &inv.instance_id, false),
+            };
+            (agent::TOPIC_CANCEL, serde_json::to_string(&p))
+        } else {
+            let p = SendCommandPayload {
+                command_id: cmd.command_id.clone(),
+                document_name: cmd.document_name.clone(),
+                parameters: cmd.parameters.clone(),
+                output_s3_bucket_name: cmd.output_s3_bucket_name.clone(),
+                output_s3_key_prefix: cmd.output_s3_key_prefix.clone(),
+            };
+            (agent::TOPIC_SEND, serde_json::to_string(&p))
+        };
+        let payload = payload.map_err(|e| ApiError::Internal(e.to_string()))?;
+        messages.push(Message {
+            message_id: agent::message_id(&cmd.command_id, &inv.instance_id, cancel),
+            topic: format!("{topic}.{}", node.scope.region),
+            created_date: chrono::DateTime::from_timestamp_millis(cmd.requested_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_default(),
+            destination: inv.instance_id,
+            payload_digest: hex::encode(Sha256::digest(payload.as_bytes())),
+            payload,
+        });
+    }
+    json(GetMessagesResponse { destination: req.destination, messages_request_id: req.messages_request_id, messages })
+}
+
+/// The command a node's MessageId names; refused unless it is the node's own.
+async fn own_message<'a>(api: &Api, node: &Node, id: &'a str) -> Result<(&'a str, bool), ApiError> {
+    let (command, instance, cancel) = agent::parse_message_id(id)
+        .ok_or_else(|| ApiError::Validation(format!("MessageId {id} is not a valid message ID.")))?;
+    if instance != node.instance_id {
+        return Err(not_yours(id));
+    }
+    match api.store.get_command_invocation(&node.scope, command, instance).await.map_err(internal)? {
+        Some(_) => Ok((command, cancel)),
+        None => Err(ApiError::DoesNotExist(format!("Message {id} does not exist."))),
+    }
+}
+
+async fn acknowledge(api: &Api, node: &Node, req: AcknowledgeMessageRequest) -> Result<Vec<u8>, ApiError> {
+    let (command, cancel) = own_message(api, node, &req.message_id).await?;
+    api.run_command.acknowledge(&node.scope, &node.instance_id, command, cancel).await.map_err(internal)?;
+    json(serde_json::json!({}))
+}
+
+async fn send_reply(api: &Api, node: &Node, req: SendReplyRequest) -> Result<Vec<u8>, ApiError> {
+    let (command, _) = own_message(api, node, &req.message_id).await?;
+    let payload: ReplyPayload = serde_json::from_str(&req.payload)
+        .map_err(|e| ApiError::Validation(format!("The reply payload is not valid: {e}")))?;
+    let plugin = payload.runtime_status.values().next();
+    let reply = Reply {
+        status: payload.document_status.clone(),
+        response_code: plugin.map(|p| p.code),
+        stdout: plugin.map(|p| p.standard_output.clone()),
+        stderr: plugin.map(|p| p.standard_error.clone()),
+    };
+    api.run_command.reply(&node.scope, &node.instance_id, command, reply).await.map_err(internal)?;
+    json(serde_json::json!({}))
+}
+
+async fn fail(api: &Api, node: &Node, req: FailMessageRequest) -> Result<Vec<u8>, ApiError> {
+    let (command, _) = own_message(api, node, &req.message_id).await?;
+    api.run_command.fail(&node.scope, &node.instance_id, command, &req.failure_type).await.map_err(internal)?;
+    json(serde_json::json!({}))
+}
