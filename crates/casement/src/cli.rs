@@ -14,8 +14,35 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the API server (and, as they land, the scheduler and engine) in one process.
+    /// Run the API server, the scheduler and the engine in one process.
     Serve(ServeArgs),
+    /// Run the node agent: register with an activation (once), then run the commands
+    /// the server sends this node.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// The Casement server, e.g. http://127.0.0.1:4580.
+    #[arg(long, env = "CASEMENT_AGENT_ENDPOINT")]
+    pub endpoint: String,
+    /// Activation code from CreateActivation (needed only until the node is registered).
+    #[arg(long, env = "CASEMENT_AGENT_ACTIVATION_CODE", hide_env_values = true)]
+    pub activation_code: Option<String>,
+    /// Activation ID from CreateActivation.
+    #[arg(long, env = "CASEMENT_AGENT_ACTIVATION_ID")]
+    pub activation_id: Option<String>,
+    /// Region of the activation.
+    #[arg(long, env = "CASEMENT_AGENT_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Where the node keeps its identity and unsent replies.
+    #[arg(long, env = "CASEMENT_AGENT_STATE_DIR", default_value = "./casement-agent")]
+    pub state_dir: PathBuf,
+    /// Seconds between health reports.
+    #[arg(long, env = "CASEMENT_AGENT_HEARTBEAT_SECONDS", default_value_t = 60)]
+    pub heartbeat_seconds: u64,
+    #[arg(long, env = "CASEMENT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -3,14 +3,42 @@
 use casement::{cli, server};
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Serve(args) => {
             init_tracing(&args.log_format);
-            server::serve(args).await
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(server::serve(args))
         }
+        cli::Command::Agent(args) => {
+            init_tracing(&args.log_format);
+            // One thread: an agent idles almost always, and stays small.
+            let config = casement_agent::Config {
+                endpoint: args.endpoint,
+                activation_code: args.activation_code,
+                activation_id: args.activation_id,
+                region: args.region,
+                state_dir: args.state_dir,
+                heartbeat: std::time::Duration::from_secs(args.heartbeat_seconds.max(1)),
+            };
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async {
+                tokio::select! {
+                    r = casement_agent::run(config) => r.map_err(anyhow::Error::from),
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                    _ = terminate() => Ok(()),
+                }
+            })
+        }
+    }
+}
+
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
     }
 }
 

@@ -1,0 +1,122 @@
+//! Signed awsJson calls to the server, over HTTP/1 (TLS when the endpoint is https).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use casement_protocol::sigv4::{self, Credential, SigningParams};
+use http::{HeaderMap, HeaderValue, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{AgentError, Identity};
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// What a call can end in besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No answer (connection refused, reset, timed out): try again later.
+    #[error("network: {0}")]
+    Network(String),
+    /// The server answered with an error: `__type` and message.
+    #[error("{0}: {1}")]
+    Api(String, String),
+}
+
+impl CallError {
+    /// The server says this node's key is no good any more.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, CallError::Api(t, _) if t == "AccessDeniedException" || t == "UnrecognizedClientException")
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: HyperClient<Connector, Full<Bytes>>,
+    uri: http::Uri,
+    host: HeaderValue,
+    pub identity: Identity,
+}
+
+pub(crate) fn connector() -> Result<Connector, AgentError> {
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| AgentError::Config(format!("TLS roots: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .build())
+}
+
+pub(crate) fn endpoint(url: &str) -> Result<(http::Uri, HeaderValue), AgentError> {
+    let uri: http::Uri = url.parse().map_err(|e| AgentError::Config(format!("--endpoint {url}: {e}")))?;
+    let host = uri.authority().map(|a| a.as_str().to_owned()).ok_or_else(|| AgentError::Config(format!("--endpoint {url} has no host")))?;
+    let host = HeaderValue::from_str(&host).map_err(|e| AgentError::Config(e.to_string()))?;
+    Ok((uri, host))
+}
+
+/// POST one awsJson request; `sign` gives the signing service, or `None` for anonymous.
+pub(crate) async fn post<Req: Serialize, Res: DeserializeOwned>(
+    http: &HyperClient<Connector, Full<Bytes>>,
+    uri: &http::Uri,
+    host: &HeaderValue,
+    target: &str,
+    body: &Req,
+    sign: Option<(&Credential, &str, &str)>,
+    timeout: Duration,
+) -> Result<Res, CallError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| CallError::Network(e.to_string()))?;
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::HOST, host.clone());
+    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
+    headers.insert("x-amz-target", HeaderValue::from_str(target).map_err(|e| CallError::Network(e.to_string()))?);
+    if let Some((credential, region, service)) = sign {
+        let params = SigningParams { credential, region, service, time: chrono::Utc::now() };
+        sigv4::sign("POST", "/", &mut headers, &bytes, &params);
+    }
+    let mut req = Request::post(uri.clone()).body(Full::new(Bytes::from(bytes))).map_err(|e| CallError::Network(e.to_string()))?;
+    *req.headers_mut() = headers;
+    let call = async {
+        let resp = http.request(req).await.map_err(|e| CallError::Network(e.to_string()))?;
+        let status = resp.status();
+        let body = resp.into_body().collect().await.map_err(|e| CallError::Network(e.to_string()))?.to_bytes();
+        if status.is_success() {
+            serde_json::from_slice(&body).map_err(|e| CallError::Network(format!("bad response: {e}")))
+        } else {
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let kind = v["__type"].as_str().unwrap_or("Error").to_owned();
+            let msg = v["Message"].as_str().or(v["message"].as_str()).unwrap_or("").to_owned();
+            Err(CallError::Api(kind, msg))
+        }
+    };
+    tokio::time::timeout(timeout, call).await.map_err(|_| CallError::Network("timed out".into()))?
+}
+
+impl Client {
+    pub fn new(endpoint_url: &str, identity: Identity) -> Result<Self, AgentError> {
+        let (uri, host) = endpoint(endpoint_url)?;
+        let http = HyperClient::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector()?);
+        Ok(Self { http, uri, host, identity })
+    }
+
+    /// A signed call; message-service targets sign for `ec2messages`, others for `ssm`.
+    pub async fn call<Req: Serialize, Res: DeserializeOwned>(
+        &self,
+        target: &str,
+        body: &Req,
+        timeout: Duration,
+    ) -> Result<Res, CallError> {
+        let credential = Credential {
+            access_key_id: self.identity.access_key_id.clone(),
+            secret_access_key: self.identity.secret_access_key.clone(),
+            account_id: String::new(),
+        };
+        let service = if target.starts_with(casement_protocol::agent::MESSAGES_PREFIX) { "ec2messages" } else { "ssm" };
+        post(&self.http, &self.uri, &self.host, target, body, Some((&credential, &self.identity.region, service)), timeout)
+            .await
+    }
+}
