@@ -188,7 +188,7 @@ impl<'a> Authorization<'a> {
     }
 }
 
-/// Caches signing keys per (key, date, region), already loaded into an HMAC state:
+/// Caches signing keys per (key, date, region, service), already loaded into an HMAC state:
 /// deriving one costs four HMACs and keying the final one two more compressions, and a
 /// client reuses the same scope for a whole day.
 #[derive(Default)]
@@ -198,8 +198,8 @@ pub struct SigningKeyCache {
 
 impl SigningKeyCache {
     fn get(&self, secret: &str, akid: &str, date: &str, region: &str, service: &str) -> HmacSha256 {
-        let mut id = String::with_capacity(akid.len() + date.len() + region.len() + 2);
-        for part in [akid, "\n", date, "\n", region] {
+        let mut id = String::with_capacity(akid.len() + date.len() + region.len() + service.len() + 3);
+        for part in [akid, "\n", date, "\n", region, "\n", service] {
             id.push_str(part);
         }
         if let Ok(map) = self.keys.read() {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "casement", version, about = "AWS Systems Manager Maintenance Windows, self-hosted")]
+#[command(name = "casement", version, about = "AWS Systems Manager Maintenance Windows, self-hosted", args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -44,6 +44,16 @@ pub const SERVED: &[&str] = &[
     "GetMaintenanceWindowExecutionTask",
     "DescribeMaintenanceWindowExecutionTaskInvocations",
     "GetMaintenanceWindowExecutionTaskInvocation",
+    "SendCommand",
+    "ListCommands",
+    "ListCommandInvocations",
+    "GetCommandInvocation",
+    "CancelCommand",
+    "CreateActivation",
+    "DescribeActivations",
+    "DeleteActivation",
+    "DescribeInstanceInformation",
+    "DeregisterManagedInstance",
 ];
 
 /// `at(…)` this many seconds from now, in UTC.
@@ -227,6 +237,15 @@ impl Server {
             sigv4::SigningParams { credential: &cred, region: "us-east-1", service: "ssm", time: chrono::Utc::now() };
         sigv4::sign("POST", "/", &mut h, body.as_bytes(), &params);
         self.raw("POST", "/", &h, body.as_bytes()).await
+    }
+
+    /// An unsigned awsJson request to `target`.
+    pub async fn raw_json(&self, target: &str, body: &Value) -> Response {
+        let mut h = HeaderMap::new();
+        h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
+        h.insert("x-amz-target", target.parse().unwrap());
+        h.insert("host", self.host().parse().unwrap());
+        self.raw("POST", "/", &h, body.to_string().as_bytes()).await
     }
 
     pub fn host(&self) -> String {

@@ -7,6 +7,8 @@ mod fake_aws;
 mod fuzz;
 mod isolation;
 mod lifecycle;
+mod nodes;
+mod run_command;
 mod postgres;
 mod restart;
 mod schedules;
