@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
         "--secret-access-key",
         "secret",
     ]);
-    let Command::Serve(args) = cli.command;
+    let Command::Serve(args) = cli.command else { anyhow::bail!("expected the serve command") };
     let state = casement::server::build_state(&args).await?;
     let cred = Credential {
         access_key_id: "AKIDPIPELINE".into(),
