@@ -282,8 +282,8 @@ pub struct Settle {
 /// more errors than MaxErrors stops the sending (the rest are Terminated); at most
 /// MaxConcurrency are in flight; once all are final the command is Success (all
 /// succeeded), Cancelled (a cancel ended some), Failed (errors beyond MaxErrors),
-/// TimedOut/DeliveryTimedOut (deliveries timed out and nothing failed beyond the
-/// limit), otherwise Failed/Incomplete.
+/// TimedOut/DeliveryTimedOut (MaxErrors or more deliveries timed out, at least one),
+/// otherwise Failed/Incomplete.
 pub fn settle(cmd: &mut Command, c: &Counts) -> Settle {
     let max_concurrency = limits::max_concurrency(Some(&cmd.max_concurrency), c.total);
     let max_errors = limits::max_errors(Some(&cmd.max_errors), c.total);
@@ -313,7 +313,7 @@ pub fn settle(cmd: &mut Command, c: &Counts) -> Settle {
         ("Cancelled", "Cancelled")
     } else if c.errors > max_errors {
         ("Failed", "Failed")
-    } else if c.delivery_timed_out > 0 && c.errors == 0 {
+    } else if c.delivery_timed_out > 0 && c.delivery_timed_out >= max_errors.max(1) {
         ("TimedOut", "DeliveryTimedOut")
     } else {
         ("Failed", "Incomplete")

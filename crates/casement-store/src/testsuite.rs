@@ -65,6 +65,10 @@ fn scope() -> Scope {
     Scope::new("111111111111", "us-east-1")
 }
 
+fn other_scope() -> Scope {
+    Scope::new("222222222222", "us-east-1")
+}
+
 pub async fn window_round_trip(s: &dyn Store) {
     let mut w = window("a");
     w.description = Some("d".into());
@@ -391,6 +395,218 @@ pub async fn writes_append_their_events(s: &dyn Store) {
     }
 }
 
+
+fn activation(limit: i64, expiration_ms: i64) -> casement_model::Activation {
+    casement_model::Activation {
+        activation_id: casement_model::ids::new_uuid(),
+        description: None,
+        default_instance_name: Some("fleet".into()),
+        iam_role: "role".into(),
+        registration_limit: limit,
+        registrations_count: 0,
+        expiration_ms,
+        created_ms: 1,
+    }
+}
+
+fn node() -> casement_model::ManagedNode {
+    casement_model::ManagedNode {
+        instance_id: casement_model::ManagedNode::generate_id(),
+        activation_id: String::new(),
+        iam_role: String::new(),
+        name: None,
+        registration_ms: 0,
+        agent_version: None,
+        platform_type: None,
+        platform_name: None,
+        platform_version: None,
+        ip_address: None,
+        computer_name: Some("host".into()),
+        last_ping_ms: 0,
+    }
+}
+
+pub async fn nodes_register_within_limits(s: &dyn Store) {
+    let sc = scope();
+    let a = activation(2, 10_000);
+    s.create_activation(&sc, &a, "hash", &[Tag { key: "k".into(), value: "v".into() }]).await.unwrap();
+    assert_eq!(s.get_activation(&sc, &a.activation_id).await.unwrap().unwrap().registration_limit, 2);
+    assert!(s.get_activation(&other_scope(), &a.activation_id).await.unwrap().is_none());
+    // A wrong code, then two good registrations, then the limit.
+    assert!(matches!(s.register_node(&a.activation_id, "wrong", 5, node(), "AK0", "s0").await, Err(StoreError::Refused(_))));
+    let (got_scope, n1) = s.register_node(&a.activation_id, "hash", 5, node(), "AK1", "s1").await.unwrap();
+    assert_eq!(got_scope, sc);
+    assert_eq!((n1.iam_role.as_str(), n1.name.as_deref(), n1.activation_id.as_str()), ("role", Some("fleet"), a.activation_id.as_str()));
+    s.register_node(&a.activation_id, "hash", 6, node(), "AK2", "s2").await.unwrap();
+    assert!(matches!(s.register_node(&a.activation_id, "hash", 7, node(), "AK3", "s3").await, Err(StoreError::Refused(_))));
+    assert_eq!(s.get_activation(&sc, &a.activation_id).await.unwrap().unwrap().registrations_count, 2);
+    // Expiry.
+    let old = activation(5, 100);
+    s.create_activation(&sc, &old, "h", &[]).await.unwrap();
+    assert!(matches!(s.register_node(&old.activation_id, "h", 100, node(), "AK4", "s4").await, Err(StoreError::Refused(_))));
+    assert!(matches!(s.register_node("nope", "h", 1, node(), "AK5", "s5").await, Err(StoreError::NotFound)));
+    // Keys, health, listing, deregistration.
+    let key = s.node_key("AK1").await.unwrap().unwrap();
+    assert_eq!((key.scope, key.instance_id.as_str(), key.secret_access_key.as_str(), key.deregistered), (sc.clone(), n1.instance_id.as_str(), "s1", false));
+    let mut reported = n1.clone();
+    reported.agent_version = Some("3.3.0.0".into());
+    reported.last_ping_ms = 50;
+    assert!(s.update_node(&sc, &reported).await.unwrap());
+    s.ping_node(&sc, &n1.instance_id, 60).await.unwrap();
+    let got = s.get_node(&sc, &n1.instance_id).await.unwrap().unwrap();
+    assert_eq!((got.agent_version.as_deref(), got.last_ping_ms), (Some("3.3.0.0"), 60));
+    assert_eq!(s.list_nodes(&sc, None, 10).await.unwrap().len(), 2);
+    let first = s.list_nodes(&sc, None, 1).await.unwrap();
+    assert_eq!(s.list_nodes(&sc, Some(&first[0].instance_id), 10).await.unwrap().len(), 1);
+    s.add_tags(&sc, "ManagedInstance", &n1.instance_id, &[Tag { key: "a".into(), value: "b".into() }], 50).await.unwrap();
+    assert!(s.deregister_node(&sc, &n1.instance_id).await.unwrap());
+    assert!(!s.deregister_node(&sc, &n1.instance_id).await.unwrap());
+    assert!(s.get_node(&sc, &n1.instance_id).await.unwrap().is_none());
+    assert!(s.node_key("AK1").await.unwrap().unwrap().deregistered);
+    assert!(s.list_tags(&sc, "ManagedInstance", &n1.instance_id).await.unwrap().is_empty());
+    assert_eq!(s.list_activations(&sc, None, 10).await.unwrap().len(), 2);
+    assert!(s.delete_activation(&sc, &a.activation_id).await.unwrap());
+    assert!(!s.delete_activation(&sc, &a.activation_id).await.unwrap());
+}
+
+fn command(id: &str, requested_ms: i64, max_concurrency: &str, max_errors: &str) -> casement_model::Command {
+    casement_model::Command {
+        command_id: id.into(),
+        document_name: "AWS-RunShellScript".into(),
+        document_version: None,
+        comment: None,
+        parameters: Default::default(),
+        instance_ids: vec![],
+        targets: vec![],
+        requested_ms,
+        expires_ms: requested_ms + 10_000,
+        timeout_seconds: None,
+        max_concurrency: max_concurrency.into(),
+        max_errors: max_errors.into(),
+        output_s3_region: None,
+        output_s3_bucket_name: None,
+        output_s3_key_prefix: None,
+        service_role: None,
+        notification_config: None,
+        cloud_watch_output_config: None,
+        alarm_configuration: None,
+        status: "Pending".into(),
+        status_details: "Pending".into(),
+        target_count: 0,
+        completed_count: 0,
+        error_count: 0,
+        delivery_timed_out_count: 0,
+        cancel_requested: false,
+    }
+}
+
+fn invocations(cmd: &casement_model::Command, nodes: &[&str]) -> Vec<casement_model::CommandInvocation> {
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| casement_model::CommandInvocation {
+            command_id: cmd.command_id.clone(),
+            instance_id: (*n).into(),
+            instance_name: String::new(),
+            seq: i as u32,
+            state: casement_model::InvocationState::Pending,
+            requested_ms: cmd.requested_ms,
+            start_ms: None,
+            end_ms: None,
+            response_code: -1,
+            stdout: String::new(),
+            stderr: String::new(),
+            released: false,
+            acked: false,
+            cancel_pending: false,
+            visible_after_ms: 0,
+            deadline_ms: cmd.requested_ms + 1_000,
+        })
+        .collect()
+}
+
+pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
+    use casement_model::InvocationState as St;
+    use crate::Which;
+    let sc = scope();
+    let c = command("0b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 1_000, "1", "0");
+    let created = s.create_command(&sc, &c, &invocations(&c, &["mi-a", "mi-b", "mi-c"])).await.unwrap();
+    // MaxConcurrency 1: the first node gets the message.
+    assert_eq!(created.notify, ["mi-a"]);
+    assert_eq!((created.command.target_count, created.command.status.as_str()), (3, "Pending"));
+    assert!(s.node_messages(&sc, "mi-b", 2_000, 10_000, 10).await.unwrap().is_empty());
+    let msgs = s.node_messages(&sc, "mi-a", 2_000, 10_000, 10).await.unwrap();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].0.command_id, c.command_id);
+    // Hidden while unacknowledged, visible again after the visibility timeout.
+    assert!(s.node_messages(&sc, "mi-a", 3_000, 10_000, 10).await.unwrap().is_empty());
+    assert_eq!(s.node_messages(&sc, "mi-a", 12_001, 10_000, 10).await.unwrap().len(), 1);
+    let a = ["mi-a".to_string()];
+    let acked = s
+        .update_invocations(&sc, &c.command_id, Which::Instances(&a), &|_, inv| {
+            inv.acked = true;
+            inv.state = St::InProgress;
+            true
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acked.command.status, "InProgress");
+    assert!(s.node_messages(&sc, "mi-a", 30_000, 10_000, 10).await.unwrap().is_empty());
+    // A failure beyond MaxErrors 0 terminates the waiting ones.
+    let failed = s
+        .update_invocations(&sc, &c.command_id, Which::Instances(&a), &|_, inv| inv.finish(St::Failed, 5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((failed.command.status.as_str(), failed.command.completed_count, failed.command.error_count), ("Failed", 3, 1));
+    let all = s.list_command_invocations(&sc, Some(&c.command_id), None, None, 10).await.unwrap();
+    let states: Vec<St> = all.iter().map(|i| i.state).collect();
+    assert_eq!(states, [St::Failed, St::Terminated, St::Terminated]);
+    assert!(s.update_invocations(&sc, "0b6bb1e2-0000-0000-0000-4b0e2f1c9a11", Which::All, &|_, _| true).await.unwrap().is_none());
+
+    // A second command: success releases the next node; deadlines come due.
+    let c2 = command("1b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 2_000, "1", "1");
+    s.create_command(&sc, &c2, &invocations(&c2, &["mi-a", "mi-b"])).await.unwrap();
+    let ok = s
+        .update_invocations(&sc, &c2.command_id, Which::Instances(&a), &|_, inv| inv.finish(St::Success, 6))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ok.notify, ["mi-b"]);
+    let due = s.due_invocations(3_001, 10).await.unwrap();
+    assert_eq!(due, [(sc.clone(), c2.command_id.clone(), "mi-b".to_string())]);
+    let b = ["mi-b".to_string()];
+    let timed_out = s
+        .update_invocations(&sc, &c2.command_id, Which::Instances(&b), &|_, inv| inv.finish(St::DeliveryTimedOut, 7))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (timed_out.command.status.as_str(), timed_out.command.status_details.as_str()),
+        ("TimedOut", "DeliveryTimedOut")
+    );
+    assert!(s.due_invocations(i64::MAX, 10).await.unwrap().is_empty());
+
+    // Listing: newest first, by node, paged.
+    let listed = s.list_commands(&sc, None, None, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|c| c.command_id.as_str()).collect::<Vec<_>>(), [c2.command_id.as_str(), c.command_id.as_str()]);
+    let on_c = s.list_commands(&sc, Some("mi-c"), None, 10).await.unwrap();
+    assert_eq!(on_c.len(), 1);
+    let first = s.list_commands(&sc, None, None, 1).await.unwrap();
+    let key = (first[0].requested_ms, first[0].command_id.clone(), String::new());
+    assert_eq!(s.list_commands(&sc, None, Some(&key), 10).await.unwrap()[0].command_id, c.command_id);
+    let on_a = s.list_command_invocations(&sc, None, Some("mi-a"), None, 10).await.unwrap();
+    assert_eq!(on_a.len(), 2);
+    let page = s.list_command_invocations(&sc, None, None, None, 2).await.unwrap();
+    let last = page.last().unwrap();
+    let key = (last.requested_ms, last.command_id.clone(), last.instance_id.clone());
+    assert_eq!(s.list_command_invocations(&sc, None, None, Some(&key), 10).await.unwrap().len(), 3);
+    let got = s.get_command_invocation(&sc, &c.command_id, "mi-a").await.unwrap().unwrap();
+    assert_eq!(got.state, St::Failed);
+    assert!(s.get_command(&other_scope(), &c.command_id).await.unwrap().is_none());
+}
+
 /// yielding `(store, guard)`, where the guard keeps any temporary resources alive.
 #[macro_export]
 macro_rules! store_test_suite {
@@ -399,7 +615,8 @@ macro_rules! store_test_suite {
             window_round_trip, scopes_are_isolated, list_pages_and_filters, idempotent_create,
             limits_are_enforced, targets_tasks_and_safe_deregister, delete_cascades, tags_overwrite_and_limit,
             due_windows_fire_once, executions_round_trip_and_page, cancel_adopt_and_purge, event_cursors,
-            tagged_resources_match, writes_append_their_events);
+            tagged_resources_match, writes_append_their_events, nodes_register_within_limits,
+            commands_settle_and_queue_messages);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(
