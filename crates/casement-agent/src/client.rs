@@ -52,7 +52,10 @@ pub(crate) fn connector() -> Result<Connector, AgentError> {
 
 pub(crate) fn endpoint(url: &str) -> Result<(http::Uri, HeaderValue), AgentError> {
     let uri: http::Uri = url.parse().map_err(|e| AgentError::Config(format!("--endpoint {url}: {e}")))?;
-    let host = uri.authority().map(|a| a.as_str().to_owned()).ok_or_else(|| AgentError::Config(format!("--endpoint {url} has no host")))?;
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .ok_or_else(|| AgentError::Config(format!("--endpoint {url} has no host")))?;
     let host = HeaderValue::from_str(&host).map_err(|e| AgentError::Config(e.to_string()))?;
     Ok((uri, host))
 }
@@ -76,7 +79,9 @@ pub(crate) async fn post<Req: Serialize, Res: DeserializeOwned>(
         let params = SigningParams { credential, region, service, time: chrono::Utc::now() };
         sigv4::sign("POST", "/", &mut headers, &bytes, &params);
     }
-    let mut req = Request::post(uri.clone()).body(Full::new(Bytes::from(bytes))).map_err(|e| CallError::Network(e.to_string()))?;
+    let mut req = Request::post(uri.clone())
+        .body(Full::new(Bytes::from(bytes)))
+        .map_err(|e| CallError::Network(e.to_string()))?;
     *req.headers_mut() = headers;
     let call = async {
         let resp = http.request(req).await.map_err(|e| CallError::Network(e.to_string()))?;
@@ -116,7 +121,15 @@ impl Client {
             account_id: String::new(),
         };
         let service = if target.starts_with(casement_protocol::agent::MESSAGES_PREFIX) { "ec2messages" } else { "ssm" };
-        post(&self.http, &self.uri, &self.host, target, body, Some((&credential, &self.identity.region, service)), timeout)
-            .await
+        post(
+            &self.http,
+            &self.uri,
+            &self.host,
+            target,
+            body,
+            Some((&credential, &self.identity.region, service)),
+            timeout,
+        )
+        .await
     }
 }

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use casement_protocol::agent::{
-    AcknowledgeMessageRequest, AdditionalInfo, AgentInfo, CancelCommandPayload, FailMessageRequest,
-    GetMessagesRequest, GetMessagesResponse, Message, PluginRuntimeStatus, ReplyPayload, SendCommandPayload,
+    AcknowledgeMessageRequest, AdditionalInfo, AgentInfo, CancelCommandPayload, FailMessageRequest, GetMessagesRequest,
+    GetMessagesResponse, Message, PluginRuntimeStatus, ReplyPayload, SendCommandPayload,
     UpdateInstanceInformationRequest, MESSAGES_PREFIX, TOPIC_CANCEL, TOPIC_SEND, UPDATE_INFORMATION,
 };
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,10 @@ impl Runs {
         for entry in std::fs::read_dir(&self.runs).into_iter().flatten().flatten() {
             let path = entry.path();
             let Some(command_id) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
-            let Ok(rec) = std::fs::read(&path).map_err(|_| ()).and_then(|b| serde_json::from_slice::<RunRecord>(&b).map_err(|_| ())) else {
+            let Ok(rec) = std::fs::read(&path)
+                .map_err(|_| ())
+                .and_then(|b| serde_json::from_slice::<RunRecord>(&b).map_err(|_| ()))
+            else {
                 let _ = std::fs::remove_file(&path);
                 continue;
             };
@@ -101,13 +104,22 @@ fn reply_payload(status: &str, finished: Option<&Finished>) -> ReplyPayload {
             status: status.to_owned(),
             code: f.code,
             name: PLUGIN.into(),
-            output: format!("{}{}", f.stdout, if f.stderr.is_empty() { String::new() } else { format!("\n----------ERROR-------\n{}", f.stderr) }),
+            output: format!(
+                "{}{}",
+                f.stdout,
+                if f.stderr.is_empty() { String::new() } else { format!("\n----------ERROR-------\n{}", f.stderr) }
+            ),
             start_date_time: f.start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             end_date_time: f.end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             standard_output: f.stdout.clone(),
             standard_error: f.stderr.clone(),
         },
-        None => PluginRuntimeStatus { status: status.to_owned(), name: PLUGIN.into(), start_date_time: now.clone(), ..Default::default() },
+        None => PluginRuntimeStatus {
+            status: status.to_owned(),
+            name: PLUGIN.into(),
+            start_date_time: now.clone(),
+            ..Default::default()
+        },
     };
     runtime.insert(PLUGIN.to_owned(), plugin);
     ReplyPayload {

@@ -74,7 +74,14 @@ pub async fn run(
     if let Some(dir) = parameters.get("workingDirectory").and_then(|v| v.first()).filter(|d| !d.is_empty()) {
         cmd.current_dir(dir);
     }
-    let failed = |msg: String| Finished { status: "Failed", code: 1, stdout: String::new(), stderr: msg, start, end: chrono::Utc::now() };
+    let failed = |msg: String| Finished {
+        status: "Failed",
+        code: 1,
+        stdout: String::new(),
+        stderr: msg,
+        start,
+        end: chrono::Utc::now(),
+    };
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return failed(format!("failed to run commands: {e}")),
@@ -109,7 +116,9 @@ pub async fn run(
     };
     let (stdout, mut stderr) = (grab(out).await, grab(err).await);
     if status == "TimedOut" {
-        stderr.push_str(&format!("\nfailed to run commands: the command exceeded its executionTimeout of {timeout} seconds"));
+        stderr.push_str(&format!(
+            "\nfailed to run commands: the command exceeded its executionTimeout of {timeout} seconds"
+        ));
     }
     Finished { status, code, stdout, stderr, start, end: chrono::Utc::now() }
 }

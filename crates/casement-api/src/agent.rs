@@ -8,9 +8,9 @@ use std::time::Duration;
 use casement_engine::run_command::Reply;
 use casement_model::{ManagedNode, Scope};
 use casement_protocol::agent::{
-    self, AcknowledgeMessageRequest, CancelCommandPayload, FailMessageRequest, GetMessagesRequest,
-    GetMessagesResponse, Message, RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload,
-    SendCommandPayload, SendReplyRequest, UpdateInstanceInformationRequest,
+    self, AcknowledgeMessageRequest, CancelCommandPayload, FailMessageRequest, GetMessagesRequest, GetMessagesResponse,
+    Message, RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload, SendCommandPayload,
+    SendReplyRequest, UpdateInstanceInformationRequest,
 };
 use casement_protocol::ApiError;
 use casement_store::StoreError;

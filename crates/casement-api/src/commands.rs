@@ -295,8 +295,11 @@ pub async fn list(api: &Api, ctx: &Context, req: ListRequest) -> Result<ListResu
     let mut out: Vec<Command> = Vec::new();
     let mut next_token = None;
     'scan: loop {
-        let batch =
-            api.store.list_commands(&ctx.scope, req.instance_id.as_deref(), after.as_ref(), 100).await.map_err(internal)?;
+        let batch = api
+            .store
+            .list_commands(&ctx.scope, req.instance_id.as_deref(), after.as_ref(), 100)
+            .await
+            .map_err(internal)?;
         let done = batch.len() < 100;
         for c in batch {
             after = Some((c.requested_ms, c.command_id.clone(), String::new()));

@@ -91,8 +91,16 @@ enum Check {
     TagKey(Vec<String>),
 }
 
-const FIELD_KEYS: [&str; 8] =
-    ["InstanceIds", "AgentVersion", "PingStatus", "PlatformTypes", "ActivationIds", "IamRole", "ResourceType", "AssociationStatus"];
+const FIELD_KEYS: [&str; 8] = [
+    "InstanceIds",
+    "AgentVersion",
+    "PingStatus",
+    "PlatformTypes",
+    "ActivationIds",
+    "IamRole",
+    "ResourceType",
+    "AssociationStatus",
+];
 
 fn field_key(key: &str) -> Option<&'static str> {
     FIELD_KEYS.iter().copied().find(|k| *k == key)
@@ -164,7 +172,7 @@ fn field_matches(i: &InstanceInformation, key: &str, values: &[String]) -> bool 
 
 fn tags_match(tags: &[Tag], c: &Check) -> bool {
     match c {
-        Check::Tag(key, values) => tags.iter().any(|t| &t.key == key && values.iter().any(|v| *v == t.value)),
+        Check::Tag(key, values) => tags.iter().any(|t| &t.key == key && values.contains(&t.value)),
         Check::TagKey(keys) => keys.iter().all(|k| tags.iter().any(|t| &t.key == k)),
         Check::Field(..) => true,
     }
@@ -218,6 +226,9 @@ pub async fn deregister(api: &Api, ctx: &Context, req: DeregisterRequest) -> Res
     if api.store.deregister_node(&ctx.scope, &req.instance_id).await.map_err(internal)? {
         Ok(Empty {})
     } else {
-        Err(ApiError::InvalidInstanceId(format!("Instance Id {} is not a registered managed instance.", req.instance_id)))
+        Err(ApiError::InvalidInstanceId(format!(
+            "Instance Id {} is not a registered managed instance.",
+            req.instance_id
+        )))
     }
 }

@@ -93,7 +93,7 @@ pub enum Request {
         instance_ids: Vec<String>,
         document_name: String,
         /// The task's Run Command parameters, pseudo parameters substituted.
-        params: RunCommandParameters,
+        params: Box<RunCommandParameters>,
         max_concurrency: Option<String>,
         max_errors: Option<String>,
     },
@@ -153,7 +153,7 @@ impl Request {
                     invocation_id: p.invocation_id.to_owned(),
                     instance_ids: vec![p.target.resource_id.clone()],
                     document_name: task.task_arn.clone(),
-                    params,
+                    params: Box::new(params),
                     max_concurrency: task.max_concurrency.clone(),
                     max_errors: task.max_errors.clone(),
                 }

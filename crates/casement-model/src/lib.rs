@@ -18,8 +18,8 @@ pub mod window;
 
 pub use command::{Command, CommandInvocation, InvocationState};
 pub use execution::{ExecutionStatus, ResolvedTarget, TaskExecution, TaskInvocation, WindowExecution};
-pub use node::{Activation, ManagedNode, NodeKey};
 pub use ids::{WindowId, WindowTargetId, WindowTaskId};
+pub use node::{Activation, ManagedNode, NodeKey};
 pub use scope::Scope;
 pub use tag::Tag;
 pub use target::{Target, WindowTarget};

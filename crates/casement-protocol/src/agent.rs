@@ -225,8 +225,14 @@ mod tests {
     #[test]
     fn message_ids_round_trip() {
         let c = "0b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11";
-        assert_eq!(parse_message_id(&message_id(c, "mi-0123456789abcdef0", false)), Some((c, "mi-0123456789abcdef0", false)));
-        assert_eq!(parse_message_id(&message_id(c, "mi-0123456789abcdef0", true)), Some((c, "mi-0123456789abcdef0", true)));
+        assert_eq!(
+            parse_message_id(&message_id(c, "mi-0123456789abcdef0", false)),
+            Some((c, "mi-0123456789abcdef0", false))
+        );
+        assert_eq!(
+            parse_message_id(&message_id(c, "mi-0123456789abcdef0", true)),
+            Some((c, "mi-0123456789abcdef0", true))
+        );
         assert_eq!(parse_message_id("aws.ssm.short.mi-1"), None);
         assert_eq!(parse_message_id("other"), None);
     }

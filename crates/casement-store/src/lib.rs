@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
-    WindowTargetId, WindowTask, WindowTaskId,
+    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
+    TaskInvocation, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 
 pub use error::StoreError;
@@ -379,8 +379,12 @@ pub trait Store: Send + Sync + 'static {
     /// A registered (not deregistered) node.
     async fn get_node(&self, scope: &Scope, id: &str) -> Result<Option<ManagedNode>, StoreError>;
     /// Registered nodes ordered by ID, strictly after `after`.
-    async fn list_nodes(&self, scope: &Scope, after: Option<&str>, limit: usize)
-        -> Result<Vec<ManagedNode>, StoreError>;
+    async fn list_nodes(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ManagedNode>, StoreError>;
     /// Deregister a node: its key stops working and its tags go. Returns whether it was
     /// registered.
     async fn deregister_node(&self, scope: &Scope, id: &str) -> Result<bool, StoreError>;

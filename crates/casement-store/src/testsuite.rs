@@ -395,7 +395,6 @@ pub async fn writes_append_their_events(s: &dyn Store) {
     }
 }
 
-
 fn activation(limit: i64, expiration_ms: i64) -> casement_model::Activation {
     casement_model::Activation {
         activation_id: casement_model::ids::new_uuid(),
@@ -433,21 +432,36 @@ pub async fn nodes_register_within_limits(s: &dyn Store) {
     assert_eq!(s.get_activation(&sc, &a.activation_id).await.unwrap().unwrap().registration_limit, 2);
     assert!(s.get_activation(&other_scope(), &a.activation_id).await.unwrap().is_none());
     // A wrong code, then two good registrations, then the limit.
-    assert!(matches!(s.register_node(&a.activation_id, "wrong", 5, node(), "AK0", "s0").await, Err(StoreError::Refused(_))));
+    assert!(matches!(
+        s.register_node(&a.activation_id, "wrong", 5, node(), "AK0", "s0").await,
+        Err(StoreError::Refused(_))
+    ));
     let (got_scope, n1) = s.register_node(&a.activation_id, "hash", 5, node(), "AK1", "s1").await.unwrap();
     assert_eq!(got_scope, sc);
-    assert_eq!((n1.iam_role.as_str(), n1.name.as_deref(), n1.activation_id.as_str()), ("role", Some("fleet"), a.activation_id.as_str()));
+    assert_eq!(
+        (n1.iam_role.as_str(), n1.name.as_deref(), n1.activation_id.as_str()),
+        ("role", Some("fleet"), a.activation_id.as_str())
+    );
     s.register_node(&a.activation_id, "hash", 6, node(), "AK2", "s2").await.unwrap();
-    assert!(matches!(s.register_node(&a.activation_id, "hash", 7, node(), "AK3", "s3").await, Err(StoreError::Refused(_))));
+    assert!(matches!(
+        s.register_node(&a.activation_id, "hash", 7, node(), "AK3", "s3").await,
+        Err(StoreError::Refused(_))
+    ));
     assert_eq!(s.get_activation(&sc, &a.activation_id).await.unwrap().unwrap().registrations_count, 2);
     // Expiry.
     let old = activation(5, 100);
     s.create_activation(&sc, &old, "h", &[]).await.unwrap();
-    assert!(matches!(s.register_node(&old.activation_id, "h", 100, node(), "AK4", "s4").await, Err(StoreError::Refused(_))));
+    assert!(matches!(
+        s.register_node(&old.activation_id, "h", 100, node(), "AK4", "s4").await,
+        Err(StoreError::Refused(_))
+    ));
     assert!(matches!(s.register_node("nope", "h", 1, node(), "AK5", "s5").await, Err(StoreError::NotFound)));
     // Keys, health, listing, deregistration.
     let key = s.node_key("AK1").await.unwrap().unwrap();
-    assert_eq!((key.scope, key.instance_id.as_str(), key.secret_access_key.as_str(), key.deregistered), (sc.clone(), n1.instance_id.as_str(), "s1", false));
+    assert_eq!(
+        (key.scope, key.instance_id.as_str(), key.secret_access_key.as_str(), key.deregistered),
+        (sc.clone(), n1.instance_id.as_str(), "s1", false)
+    );
     let mut reported = n1.clone();
     reported.agent_version = Some("3.3.0.0".into());
     reported.last_ping_ms = 50;
@@ -458,7 +472,9 @@ pub async fn nodes_register_within_limits(s: &dyn Store) {
     assert_eq!(s.list_nodes(&sc, None, 10).await.unwrap().len(), 2);
     let first = s.list_nodes(&sc, None, 1).await.unwrap();
     assert_eq!(s.list_nodes(&sc, Some(&first[0].instance_id), 10).await.unwrap().len(), 1);
-    s.add_tags(&sc, "ManagedInstance", &n1.instance_id, &[Tag { key: "a".into(), value: "b".into() }], 50).await.unwrap();
+    s.add_tags(&sc, "ManagedInstance", &n1.instance_id, &[Tag { key: "a".into(), value: "b".into() }], 50)
+        .await
+        .unwrap();
     assert!(s.deregister_node(&sc, &n1.instance_id).await.unwrap());
     assert!(!s.deregister_node(&sc, &n1.instance_id).await.unwrap());
     assert!(s.get_node(&sc, &n1.instance_id).await.unwrap().is_none());
@@ -526,8 +542,8 @@ fn invocations(cmd: &casement_model::Command, nodes: &[&str]) -> Vec<casement_mo
 }
 
 pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
-    use casement_model::InvocationState as St;
     use crate::Which;
+    use casement_model::InvocationState as St;
     let sc = scope();
     let c = command("0b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 1_000, "1", "0");
     let created = s.create_command(&sc, &c, &invocations(&c, &["mi-a", "mi-b", "mi-c"])).await.unwrap();
@@ -559,11 +575,18 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((failed.command.status.as_str(), failed.command.completed_count, failed.command.error_count), ("Failed", 3, 1));
+    assert_eq!(
+        (failed.command.status.as_str(), failed.command.completed_count, failed.command.error_count),
+        ("Failed", 3, 1)
+    );
     let all = s.list_command_invocations(&sc, Some(&c.command_id), None, None, 10).await.unwrap();
     let states: Vec<St> = all.iter().map(|i| i.state).collect();
     assert_eq!(states, [St::Failed, St::Terminated, St::Terminated]);
-    assert!(s.update_invocations(&sc, "0b6bb1e2-0000-0000-0000-4b0e2f1c9a11", Which::All, &|_, _| true).await.unwrap().is_none());
+    assert!(s
+        .update_invocations(&sc, "0b6bb1e2-0000-0000-0000-4b0e2f1c9a11", Which::All, &|_, _| true)
+        .await
+        .unwrap()
+        .is_none());
 
     // A second command: success releases the next node; deadlines come due.
     let c2 = command("1b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 2_000, "1", "1");
@@ -590,7 +613,10 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
 
     // Listing: newest first, by node, paged.
     let listed = s.list_commands(&sc, None, None, 10).await.unwrap();
-    assert_eq!(listed.iter().map(|c| c.command_id.as_str()).collect::<Vec<_>>(), [c2.command_id.as_str(), c.command_id.as_str()]);
+    assert_eq!(
+        listed.iter().map(|c| c.command_id.as_str()).collect::<Vec<_>>(),
+        [c2.command_id.as_str(), c.command_id.as_str()]
+    );
     let on_c = s.list_commands(&sc, Some("mi-c"), None, 10).await.unwrap();
     assert_eq!(on_c.len(), 1);
     let first = s.list_commands(&sc, None, None, 1).await.unwrap();

@@ -6,12 +6,19 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "casement", version, about = "AWS Systems Manager Maintenance Windows, self-hosted", args_override_self = true)]
+#[command(
+    name = "casement",
+    version,
+    about = "AWS Systems Manager Maintenance Windows, self-hosted",
+    args_override_self = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Parsed once per process, so the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the API server, the scheduler and the engine in one process.

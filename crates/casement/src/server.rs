@@ -309,12 +309,10 @@ async fn agent_call(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::MissingAuthenticationToken("Missing Authentication Token".into()))?;
     let akid = casement_protocol::sigv4::Authorization::parse(auth)?.access_key_id.to_owned();
-    let key = api
-        .store
-        .node_key(&akid)
-        .await
-        .map_err(casement_api::internal)?
-        .ok_or_else(|| ApiError::UnrecognizedClient("The security token included in the request is invalid.".into()))?;
+    let key =
+        api.store.node_key(&akid).await.map_err(casement_api::internal)?.ok_or_else(|| {
+            ApiError::UnrecognizedClient("The security token included in the request is invalid.".into())
+        })?;
     if key.deregistered {
         return Err(ApiError::AccessDenied(format!("Managed node {} is deregistered.", key.instance_id)));
     }
@@ -323,7 +321,15 @@ async fn agent_call(
         secret_access_key: key.secret_access_key.clone(),
         account_id: key.scope.account.clone(),
     };
-    state.verifier.verify_node(method.as_str(), uri.path(), uri.query().unwrap_or(""), headers, body, now, &credential)?;
+    state.verifier.verify_node(
+        method.as_str(),
+        uri.path(),
+        uri.query().unwrap_or(""),
+        headers,
+        body,
+        now,
+        &credential,
+    )?;
     let node = casement_api::agent::Node { scope: key.scope.clone(), instance_id: key.instance_id };
     let ctx = Context { scope: key.scope, now_ms: now.timestamp_millis() };
     casement_api::agent::dispatch(api, &ctx, &node, op, json).await

@@ -271,7 +271,13 @@ impl RunCommand {
     }
 
     /// AcknowledgeMessage: the agent took the command (or the cancel) for `node`.
-    pub async fn acknowledge(&self, scope: &Scope, node: &str, command_id: &str, cancel: bool) -> Result<bool, StoreError> {
+    pub async fn acknowledge(
+        &self,
+        scope: &Scope,
+        node: &str,
+        command_id: &str,
+        cancel: bool,
+    ) -> Result<bool, StoreError> {
         let now = self.now();
         let nodes = [node.to_owned()];
         let update = self

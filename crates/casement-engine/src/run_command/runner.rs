@@ -70,7 +70,9 @@ impl Runner for RunCommandRunner {
         };
         match self.rc.send(scope, send).await {
             Ok(cmd) => Started::Running(cmd.command_id),
-            Err(SendError::Store(e)) => Started::Done(Outcome::failed(format!("Sending the command failed: {e}"), None)),
+            Err(SendError::Store(e)) => {
+                Started::Done(Outcome::failed(format!("Sending the command failed: {e}"), None))
+            }
             Err(e) => Started::Done(Outcome::failed(e.to_string(), None)),
         }
     }

@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
-    WindowTargetId, WindowTask, WindowTaskId,
+    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
+    TaskInvocation, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};
@@ -23,7 +23,10 @@ use crate::child::Child;
 
 mod executions;
 mod nodes;
-use crate::{Change, CommandKey, CommandUpdate, Decide, InvocationFn, Which, ExecutionFilter, ExecutionKey, Idempotency, NextFire, Store, StoreError, WindowFilter};
+use crate::{
+    Change, CommandKey, CommandUpdate, Decide, ExecutionFilter, ExecutionKey, Idempotency, InvocationFn, NextFire,
+    Store, StoreError, Which, WindowFilter,
+};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_resources.sql"),

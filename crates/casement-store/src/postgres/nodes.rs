@@ -80,8 +80,7 @@ async fn settle_command(
         let mut c = Counts::default();
         for r in rows {
             let state: String = r.get(0);
-            let state =
-                InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
+            let state = InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
             c.add_group(state, r.get(1), r.get(2), r.get::<_, i64>(3) as usize);
         }
         let s = settle(cmd, &c);

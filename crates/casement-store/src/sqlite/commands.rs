@@ -101,7 +101,12 @@ fn settle_command(
             "SELECT doc FROM command_invocations
              WHERE account = ?1 AND region = ?2 AND command_id = ?3 AND released = 0 AND finished = 0
              ORDER BY seq LIMIT ?4",
-            params![scope.account, scope.region, cmd.command_id, if s.terminate_waiting { -1 } else { s.release as i64 }],
+            params![
+                scope.account,
+                scope.region,
+                cmd.command_id,
+                if s.terminate_waiting { -1 } else { s.release as i64 }
+            ],
         )?;
         for mut inv in waiting {
             if s.terminate_waiting {
@@ -210,7 +215,8 @@ impl SqliteStore {
                        AND (requested_ms < ?3 OR (requested_ms = ?3 AND command_id < ?4))
                      ORDER BY requested_ms DESC, command_id DESC LIMIT ?5",
                 )?;
-                let rows = stmt.query_map(params![scope.account, scope.region, t, id, lim], |r| r.get::<_, String>(0))?;
+                let rows =
+                    stmt.query_map(params![scope.account, scope.region, t, id, lim], |r| r.get::<_, String>(0))?;
                 for r in rows {
                     out.push(doc(r?)?);
                 }

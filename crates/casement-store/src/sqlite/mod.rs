@@ -20,14 +20,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget,
-    WindowTargetId, WindowTask, WindowTaskId,
+    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
+    TaskInvocation, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
 
 use crate::child::Child;
-use crate::{Change, CommandKey, CommandUpdate, Decide, InvocationFn, Which, ExecutionFilter, ExecutionKey, Idempotency, NextFire, Store, StoreError, WindowFilter};
+use crate::{
+    Change, CommandKey, CommandUpdate, Decide, ExecutionFilter, ExecutionKey, Idempotency, InvocationFn, NextFire,
+    Store, StoreError, Which, WindowFilter,
+};
 
 /// How hard commits push to disk. `Normal` (the default) survives any process crash,
 /// which is what "killing the server loses nothing" needs; `Full` also survives power

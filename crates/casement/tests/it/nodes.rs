@@ -121,8 +121,12 @@ pub async fn node_call(s: &Server, identity: &Value, target: &str, body: &Value)
     h.insert("x-amz-target", target.parse().unwrap());
     h.insert("host", s.host().parse().unwrap());
     let bytes = body.to_string().into_bytes();
-    let params =
-        sigv4::SigningParams { credential: &cred, region: "us-east-1", service: "ec2messages", time: chrono::Utc::now() };
+    let params = sigv4::SigningParams {
+        credential: &cred,
+        region: "us-east-1",
+        service: "ec2messages",
+        time: chrono::Utc::now(),
+    };
     sigv4::sign("POST", "/", &mut h, &bytes, &params);
     s.raw("POST", "/", &h, &bytes).await
 }
@@ -207,12 +211,8 @@ async fn registration_is_refused_past_the_limit_or_expiry_and_after_deregistrati
     let mut second = Agent::start(&s.endpoint, &code_, &id, &tmp.path().join("b"));
     assert!(!second.wait_exit(20).expect("refused agent exits").success());
     assert!(!tmp.path().join("b/identity.json").exists());
-    let r = s
-        .raw_json(
-            "AmazonSSM.RegisterManagedInstance",
-            &json!({"ActivationCode": code_, "ActivationId": id}),
-        )
-        .await;
+    let r =
+        s.raw_json("AmazonSSM.RegisterManagedInstance", &json!({"ActivationCode": code_, "ActivationId": id})).await;
     assert_eq!(r.error_type().as_deref(), Some("InvalidActivation"));
     // A wrong code and an unknown activation read the same.
     let r = s
@@ -222,7 +222,8 @@ async fn registration_is_refused_past_the_limit_or_expiry_and_after_deregistrati
         )
         .await;
     assert_eq!(r.error_type().as_deref(), Some("InvalidActivation"));
-    let r = s.raw_json("AmazonSSM.RegisterManagedInstance", &json!({"ActivationCode": "x", "ActivationId": "nope"})).await;
+    let r =
+        s.raw_json("AmazonSSM.RegisterManagedInstance", &json!({"ActivationCode": "x", "ActivationId": "nope"})).await;
     assert_eq!(r.error_type().as_deref(), Some("InvalidActivationId"));
 
     // An activation past its expiry refuses registration.
@@ -243,7 +244,8 @@ async fn registration_is_refused_past_the_limit_or_expiry_and_after_deregistrati
     // Deregistered: the node's key stops working and its agent exits.
     let node = identity["instance_id"].as_str().unwrap().to_owned();
     c.deregister_managed_instance().instance_id(&node).send().await.unwrap();
-    let r = node_call(&s, &identity, "EC2WindowsMessageDeliveryService.GetMessages", &json!({"Destination": node})).await;
+    let r =
+        node_call(&s, &identity, "EC2WindowsMessageDeliveryService.GetMessages", &json!({"Destination": node})).await;
     assert_eq!(r.error_type().as_deref(), Some("AccessDeniedException"));
     let mut first = first;
     assert!(!first.wait_exit(40).expect("deregistered agent exits").success());
@@ -276,7 +278,10 @@ async fn a_node_reaches_only_its_own_messages() {
     let calls = [
         ("GetMessages", json!({"Destination": b, "MessagesRequestId": "x"})),
         ("AcknowledgeMessage", json!({"MessageId": other_message})),
-        ("SendReply", json!({"MessageId": other_message, "ReplyId": "r", "Payload": "{\"documentStatus\":\"Success\"}"})),
+        (
+            "SendReply",
+            json!({"MessageId": other_message, "ReplyId": "r", "Payload": "{\"documentStatus\":\"Success\"}"}),
+        ),
         ("FailMessage", json!({"MessageId": other_message, "FailureType": "x"})),
     ];
     for (op, body) in calls {
@@ -287,10 +292,12 @@ async fn a_node_reaches_only_its_own_messages() {
     assert_eq!(r.error_type().as_deref(), Some("AccessDeniedException"));
     // Malformed requests get clear errors.
     let own = a["instance_id"].as_str().unwrap();
-    let r = node_call(&s, &a, "EC2WindowsMessageDeliveryService.AcknowledgeMessage", &json!({"MessageId": "garbage"})).await;
+    let r = node_call(&s, &a, "EC2WindowsMessageDeliveryService.AcknowledgeMessage", &json!({"MessageId": "garbage"}))
+        .await;
     assert_eq!(r.error_type().as_deref(), Some("ValidationException"));
     let missing = format!("aws.ssm.0b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11.{own}");
-    let r = node_call(&s, &a, "EC2WindowsMessageDeliveryService.AcknowledgeMessage", &json!({"MessageId": missing})).await;
+    let r =
+        node_call(&s, &a, "EC2WindowsMessageDeliveryService.AcknowledgeMessage", &json!({"MessageId": missing})).await;
     assert_eq!(r.error_type().as_deref(), Some("DoesNotExistException"));
     let r = node_call(&s, &a, "EC2WindowsMessageDeliveryService.GetMessages", &json!({"Destination": 7})).await;
     assert_eq!(r.error_type().as_deref(), Some("SerializationException"));

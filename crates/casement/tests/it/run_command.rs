@@ -11,10 +11,14 @@ use aws_sdk_ssm::types::{
 };
 use serde_json::Value;
 
-use crate::common::{at_in, code, wait_for_executions, Server, ACCOUNT, AKID, SECRET};
+use crate::common::{at_in, code, wait_for_executions, Server};
 use crate::nodes::{activation, fleet, Agent};
 
-fn shell(c: &aws_sdk_ssm::Client, nodes: &[String], commands: &[&str]) -> aws_sdk_ssm::operation::send_command::builders::SendCommandFluentBuilder {
+fn shell(
+    c: &aws_sdk_ssm::Client,
+    nodes: &[String],
+    commands: &[&str],
+) -> aws_sdk_ssm::operation::send_command::builders::SendCommandFluentBuilder {
     c.send_command()
         .set_instance_ids(Some(nodes.to_vec()))
         .document_name("AWS-RunShellScript")
@@ -30,7 +34,8 @@ async fn final_invocation(
 ) -> aws_sdk_ssm::operation::get_command_invocation::GetCommandInvocationOutput {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let inv = c.get_command_invocation().command_id(command).instance_id(node).send().await.expect("get invocation");
+        let inv =
+            c.get_command_invocation().command_id(command).instance_id(node).send().await.expect("get invocation");
         if !matches!(inv.status().unwrap().as_str(), "Pending" | "InProgress" | "Delayed" | "Cancelling") {
             return inv;
         }
@@ -191,7 +196,16 @@ async fn commands_end_in_aws_statuses() {
     let long = shell(&c, one, &[&format!("sleep 3; touch {}", marker.display())]).send().await.unwrap();
     let long = long.command().unwrap().command_id().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while c.get_command_invocation().command_id(&long).instance_id(&ids[0]).send().await.unwrap().status().unwrap().as_str()
+    while c
+        .get_command_invocation()
+        .command_id(&long)
+        .instance_id(&ids[0])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .unwrap()
+        .as_str()
         != "InProgress"
     {
         assert!(Instant::now() < deadline);
@@ -216,7 +230,10 @@ async fn commands_end_in_aws_statuses() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!((cmd.status().unwrap().as_str(), cmd.error_count(), cmd.completed_count(), cmd.target_count()), ("Failed", 1, 3, 3));
+    assert_eq!(
+        (cmd.status().unwrap().as_str(), cmd.error_count(), cmd.completed_count(), cmd.target_count()),
+        ("Failed", 1, 3, 3)
+    );
     let invs = c.list_command_invocations().command_id(&all).details(true).send().await.unwrap();
     let mut details: Vec<&str> = invs.command_invocations().iter().map(|i| i.status_details().unwrap()).collect();
     details.sort();
@@ -234,11 +251,24 @@ async fn commands_end_in_aws_statuses() {
     assert_eq!(code(&e), "InvalidInstanceId");
     let e = shell(&c, &[ids[0].clone(), ids[0].clone()], &["true"]).send().await.unwrap_err();
     assert_eq!(code(&e), "DuplicateInstanceId");
-    let e = c.get_command_invocation().command_id("0b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11").instance_id(&ids[0]).send().await.unwrap_err();
+    let e = c
+        .get_command_invocation()
+        .command_id("0b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11")
+        .instance_id(&ids[0])
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidCommandId");
     let e = c.get_command_invocation().command_id(&failed).instance_id(&ids[1]).send().await.unwrap_err();
     assert_eq!(code(&e), "InvocationDoesNotExist");
-    let e = c.get_command_invocation().command_id(&failed).instance_id(&ids[0]).plugin_name("aws:other").send().await.unwrap_err();
+    let e = c
+        .get_command_invocation()
+        .command_id(&failed)
+        .instance_id(&ids[0])
+        .plugin_name("aws:other")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidPluginName");
     let e = c.cancel_command().command_id("0b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11").send().await.unwrap_err();
     assert_eq!(code(&e), "InvalidCommandId");
@@ -276,7 +306,10 @@ async fn a_stopped_agent_times_out_delivery() {
     let inv = final_invocation(&c, &id, &ids[0], 45).await;
     assert_eq!((inv.status().unwrap().as_str(), inv.status_details()), ("TimedOut", Some("DeliveryTimedOut")));
     let cmd = command_status(&c, &id).await;
-    assert_eq!((cmd.status().unwrap().as_str(), cmd.status_details(), cmd.delivery_timed_out_count()), ("TimedOut", Some("DeliveryTimedOut"), 1));
+    assert_eq!(
+        (cmd.status().unwrap().as_str(), cmd.status_details(), cmd.delivery_timed_out_count()),
+        ("TimedOut", Some("DeliveryTimedOut"), 1)
+    );
 }
 
 #[tokio::test]
@@ -289,7 +322,10 @@ async fn an_agent_restarted_mid_command_reports_it_and_stops_it() {
     let agent = Agent::start(&s.endpoint, &code_, &act, &dir);
     let node = agent.instance_id();
     let marker = tmp.path().join("marker");
-    let sent = shell(&c, &[node.clone()], &[&format!("sleep 4; touch {}", marker.display())]).send().await.unwrap();
+    let sent = shell(&c, std::slice::from_ref(&node), &[&format!("sleep 4; touch {}", marker.display())])
+        .send()
+        .await
+        .unwrap();
     let id = sent.command().unwrap().command_id().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(10);
     while c.get_command_invocation().command_id(&id).instance_id(&node).send().await.unwrap().status().unwrap().as_str()
@@ -308,7 +344,7 @@ async fn an_agent_restarted_mid_command_reports_it_and_stops_it() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(!marker.exists(), "the interrupted command kept running");
     // And the restarted agent runs new commands.
-    let next = shell(&c, &[node.clone()], &["echo again"]).send().await.unwrap();
+    let next = shell(&c, std::slice::from_ref(&node), &["echo again"]).send().await.unwrap();
     let inv = final_invocation(&c, next.command().unwrap().command_id().unwrap(), &node, 20).await;
     assert_eq!(inv.standard_output_content(), Some("again\n"));
 }
@@ -327,7 +363,7 @@ async fn a_server_restarted_mid_command_loses_no_reply() {
     let (code_, act) = activation(&c, 1).await;
     let agent = Agent::start(&s.endpoint, &code_, &act, &tmp.path().join("node"));
     let node = agent.instance_id();
-    let sent = shell(&c, &[node.clone()], &["sleep 2", "echo finished"]).send().await.unwrap();
+    let sent = shell(&c, std::slice::from_ref(&node), &["sleep 2", "echo finished"]).send().await.unwrap();
     let id = sent.command().unwrap().command_id().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(10);
     while c.get_command_invocation().command_id(&id).instance_id(&node).send().await.unwrap().status().unwrap().as_str()
@@ -345,5 +381,4 @@ async fn a_server_restarted_mid_command_loses_no_reply() {
     let inv = final_invocation(&c, &id, &node, 60).await;
     assert_eq!(inv.status().unwrap().as_str(), "Success");
     assert_eq!(inv.standard_output_content(), Some("finished\n"));
-    let _ = (ACCOUNT, AKID, SECRET);
 }
