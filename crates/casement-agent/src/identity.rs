@@ -51,11 +51,20 @@ pub(crate) async fn load_or_register(config: &Config) -> Result<Identity, AgentE
             ))
         }
     };
-    let (uri, host) = endpoint(&config.endpoint)?;
+    let identity = register(&config.endpoint, &code, &id, &config.region).await?;
+    let bytes = serde_json::to_vec_pretty(&identity).map_err(|e| AgentError::State(e.to_string()))?;
+    write_private(&path, &bytes)?;
+    tracing::info!(instance_id = %identity.instance_id, "registered");
+    Ok(identity)
+}
+
+/// Register a node with an activation (retrying while the server cannot be reached).
+pub async fn register(endpoint_url: &str, code: &str, id: &str, region: &str) -> Result<Identity, AgentError> {
+    let (uri, host) = endpoint(endpoint_url)?;
     let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector()?);
     let req = RegisterManagedInstanceRequest {
-        activation_code: code,
-        activation_id: id,
+        activation_code: code.to_owned(),
+        activation_id: id.to_owned(),
         public_key: None,
         public_key_type: None,
         fingerprint: Some(hostname()),
@@ -72,16 +81,12 @@ pub(crate) async fn load_or_register(config: &Config) -> Result<Identity, AgentE
             }
         }
     };
-    let identity = Identity {
+    Ok(Identity {
         instance_id: resp.instance_id,
         access_key_id: resp.access_key_id,
         secret_access_key: resp.secret_access_key,
-        region: if resp.region.is_empty() { config.region.clone() } else { resp.region },
-    };
-    let bytes = serde_json::to_vec_pretty(&identity).map_err(|e| AgentError::State(e.to_string()))?;
-    write_private(&path, &bytes)?;
-    tracing::info!(instance_id = %identity.instance_id, "registered");
-    Ok(identity)
+        region: if resp.region.is_empty() { region.to_owned() } else { resp.region },
+    })
 }
 
 pub(crate) fn hostname() -> String {

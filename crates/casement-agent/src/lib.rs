@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use client::Client;
-pub use identity::Identity;
+pub use identity::{register, Identity};
 
 /// The agent's name and version in its reports.
 pub const AGENT_NAME: &str = "casement-agent";

@@ -683,3 +683,197 @@ async fn windows_stored_without_a_fire_time_are_scheduled_at_start() {
     let starts: Vec<i64> = w.executions(&id).await.iter().map(|e| e.start_ms - T0).collect();
     assert_eq!(starts, [0, HOUR]);
 }
+
+// ---- RUN_COMMAND tasks, through the Run Command service and simulated agents ----
+
+use casement_engine::run_command::{Reply, RunCommand};
+use casement_engine::RunCommandRunner;
+
+impl World {
+    /// Register `n` managed nodes (through an activation) and return their IDs.
+    async fn managed_nodes(&self, n: usize) -> Vec<String> {
+        let a = casement_model::Activation {
+            activation_id: casement_model::ids::new_uuid(),
+            description: None,
+            default_instance_name: None,
+            iam_role: "r".into(),
+            registration_limit: n as i64,
+            registrations_count: 0,
+            expiration_ms: i64::MAX,
+            created_ms: 0,
+        };
+        self.store.create_activation(&self.scope, &a, "code", &[]).await.unwrap();
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let node = casement_model::ManagedNode {
+                instance_id: casement_model::ManagedNode::generate_id(),
+                activation_id: String::new(),
+                iam_role: String::new(),
+                name: None,
+                registration_ms: 0,
+                agent_version: None,
+                platform_type: None,
+                platform_name: None,
+                platform_version: None,
+                ip_address: None,
+                computer_name: None,
+                last_ping_ms: 0,
+            };
+            let (_, node) =
+                self.store.register_node(&a.activation_id, "code", 0, node, &format!("AK{i}"), "s").await.unwrap();
+            ids.push(node.instance_id);
+        }
+        ids
+    }
+
+    /// Start the engine with a RUN_COMMAND runner, and one simulated agent per node that
+    /// acknowledges each command, runs it for `takes_ms`, and replies Success — or
+    /// Cancelled when a cancel message comes first.
+    fn start_run_command(&self, nodes: &[String], takes_ms: i64) -> Arc<RunCommand> {
+        let rc = RunCommand::new(self.store.clone(), self.clock.clone(), Duration::from_secs(60));
+        rc.start();
+        let runners = Runners::default().with(TaskType::RunCommand, Arc::new(RunCommandRunner::new(rc.clone())));
+        let config = EngineConfig { poll_ms: 60_000, lease_ms: 600_000, ..EngineConfig::default() };
+        Engine::new(self.store.clone(), self.clock.clone(), runners, self.signals.clone(), config).start(vec![]);
+        for node in nodes {
+            let (rc, scope, node) = (rc.clone(), self.scope.clone(), node.clone());
+            tokio::spawn(async move {
+                let running: Arc<Mutex<HashMap<String, tokio::task::JoinHandle<()>>>> = Default::default();
+                loop {
+                    let msgs = rc.messages(&scope, &node, Duration::from_secs(20)).await.unwrap();
+                    for (cmd, inv) in msgs {
+                        let id = cmd.command_id.clone();
+                        rc.acknowledge(&scope, &node, &id, inv.cancel_pending).await.unwrap();
+                        let reply = |status: &str| Reply {
+                            status: status.into(),
+                            response_code: Some(0),
+                            stdout: Some(format!("ran on {node}")),
+                            stderr: None,
+                        };
+                        if inv.cancel_pending {
+                            if let Some(h) = running.lock().unwrap().remove(&id) {
+                                h.abort();
+                            }
+                            rc.reply(&scope, &node, &id, reply("Cancelled")).await.unwrap();
+                            continue;
+                        }
+                        rc.reply(&scope, &node, &id, reply("InProgress")).await.unwrap();
+                        let (rc2, scope2, node2, id2) = (rc.clone(), scope.clone(), node.clone(), id.clone());
+                        let ok = reply("Success");
+                        let h = tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_millis(takes_ms as u64)).await;
+                            rc2.reply(&scope2, &node2, &id2, ok).await.unwrap();
+                        });
+                        running.lock().unwrap().insert(id, h);
+                    }
+                }
+            });
+        }
+        rc
+    }
+
+    async fn run_command_task(
+        &self,
+        window: &WindowId,
+        nodes: &[String],
+        cutoff_behavior: Option<&str>,
+    ) -> WindowTaskId {
+        let mut params = std::collections::BTreeMap::new();
+        params.insert("commands".to_owned(), vec!["echo {{WINDOW_EXECUTION_ID}}".to_owned()]);
+        let t = WindowTask {
+            window_id: window.clone(),
+            window_task_id: WindowTaskId::generate(),
+            task_arn: "AWS-RunShellScript".into(),
+            task_type: TaskType::RunCommand,
+            targets: vec![Target { key: Some("InstanceIds".into()), values: Some(nodes.to_vec()) }],
+            service_role_arn: None,
+            task_parameters: None,
+            task_invocation_parameters: Some(TaskInvocationParameters {
+                run_command: Some(casement_model::task::RunCommandParameters {
+                    parameters: Some(params),
+                    timeout_seconds: Some(600),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            priority: 0,
+            max_concurrency: Some("10".into()),
+            max_errors: Some("0".into()),
+            logging_info: None,
+            name: None,
+            description: None,
+            cutoff_behavior: cutoff_behavior.map(str::to_owned),
+            alarm_configuration: None,
+        };
+        self.store.register_task(&self.scope, &t, None, None, &[]).await.unwrap()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_command_tasks_run_as_commands_on_their_nodes() {
+    let w = World::new(ok(MIN)).await;
+    let nodes = w.managed_nodes(2).await;
+    let id = w.due_window(3, 1).await;
+    let t = w.run_command_task(&id, &nodes, None).await;
+    let _rc = w.start_run_command(&nodes, 10 * MIN);
+    w.run_until(T0 + HOUR).await;
+    let e = w.only_execution(&id).await;
+    assert_eq!(e.status, ExecutionStatus::Success, "{e:?}");
+    let invs = w.invocations(&w.task_of(&e, &t).await).await;
+    assert_eq!(invs.len(), 2);
+    for inv in &invs {
+        assert_eq!((inv.status, inv.status_details.as_deref()), (ExecutionStatus::Success, Some("Success")));
+        let command_id = inv.execution_id.as_deref().expect("ExecutionId is the CommandId");
+        let cmd = w.store.get_command(&w.scope, command_id).await.unwrap().expect("the command exists");
+        assert_eq!(cmd.parameters["commands"], [format!("echo {}", e.window_execution_id)]);
+        assert_eq!(cmd.instance_ids, [inv.resource_id.clone()]);
+        let ci = w.store.get_command_invocation(&w.scope, command_id, &inv.resource_id).await.unwrap().unwrap();
+        assert_eq!(ci.stdout, format!("ran on {}", inv.resource_id));
+        // The command ran for its ten (virtual) minutes.
+        assert_eq!(inv.end_ms.unwrap() - inv.start_ms, 10 * MIN);
+        let p: serde_json::Value = serde_json::from_str(&inv.parameters).unwrap();
+        assert_eq!(p["instanceIds"], serde_json::json!([inv.resource_id]));
+        assert_eq!(p["timeoutSeconds"], 600);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_command_tasks_are_cancelled_at_a_cancel_task_cutoff() {
+    let w = World::new(ok(MIN)).await;
+    let nodes = w.managed_nodes(1).await;
+    // Duration 3 h, cutoff 2 h: the cutoff falls at T0 + 1 h; the command takes 2 h.
+    let id = w.due_window(3, 2).await;
+    let t = w.run_command_task(&id, &nodes, Some("CANCEL_TASK")).await;
+    let _rc = w.start_run_command(&nodes, 2 * HOUR);
+    w.run_until(T0 + 4 * HOUR).await;
+    let e = w.only_execution(&id).await;
+    assert_eq!(e.status, ExecutionStatus::TimedOut, "{e:?}");
+    let te = w.task_of(&e, &t).await;
+    assert_eq!(te.status, ExecutionStatus::TimedOut);
+    let inv = &w.invocations(&te).await[0];
+    assert_eq!(inv.status, ExecutionStatus::Cancelled);
+    assert_eq!(inv.end_ms, Some(T0 + HOUR), "cancelled at the cutoff");
+    let cmd = w.store.get_command(&w.scope, inv.execution_id.as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!(cmd.status, "Cancelled");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_window_cancels_its_running_commands() {
+    let w = World::new(ok(MIN)).await;
+    let nodes = w.managed_nodes(1).await;
+    let id = w.due_window(3, 1).await;
+    let t = w.run_command_task(&id, &nodes, None).await;
+    let _rc = w.start_run_command(&nodes, 2 * HOUR);
+    w.run_until(T0 + 10 * MIN).await;
+    let running = w.only_execution(&id).await;
+    w.store.request_cancel(&w.scope, &running.window_execution_id).await.unwrap();
+    w.signals.cancel_requested();
+    w.run_until(T0 + HOUR).await;
+    let e = w.only_execution(&id).await;
+    assert_eq!(e.status, ExecutionStatus::Cancelled, "{e:?}");
+    let te = w.task_of(&e, &t).await;
+    assert_eq!(te.status, ExecutionStatus::Cancelled);
+    let inv = &w.invocations(&te).await[0];
+    assert_eq!(inv.status, ExecutionStatus::Cancelled);
+    assert!(inv.end_ms.unwrap() < T0 + 11 * MIN);
+}
