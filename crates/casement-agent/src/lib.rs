@@ -13,6 +13,7 @@ mod identity;
 mod poll;
 mod replies;
 mod shell;
+mod trim;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -140,6 +140,7 @@ pub(crate) async fn serve(client: Client, config: &Config) -> Result<(), AgentEr
     runs.recover(&replies)?;
     let mut delivery = tokio::spawn(replies.clone().deliver(client.clone()));
     let mut health = tokio::spawn(heartbeat(client.clone(), config.endpoint.clone(), config.heartbeat));
+    tokio::spawn(crate::trim::periodically());
     let mut backoff = Duration::from_secs(1);
     let get_messages = format!("{MESSAGES_PREFIX}GetMessages");
     loop {

@@ -163,6 +163,10 @@ pub struct Command {
     pub delivery_timed_out_count: i64,
     #[serde(default)]
     pub cancel_requested: bool,
+    /// How its invocations stand, kept up to date by every change (so settling a
+    /// command after one reply costs the same whatever its size).
+    #[serde(default)]
+    pub counts: Counts,
 }
 
 /// One command on one node.
@@ -221,8 +225,9 @@ impl CommandInvocation {
     }
 }
 
-/// How a command's invocations stand, counted by the store after a change.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How a command's invocations stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counts {
     pub total: usize,
     /// Not yet released by MaxConcurrency (and not final).
@@ -240,29 +245,39 @@ pub struct Counts {
 
 impl Counts {
     pub fn add(&mut self, inv: &CommandInvocation) {
-        self.add_group(inv.state, inv.released, inv.acked, 1);
+        self.apply(inv, 1);
     }
 
-    /// Count `n` invocations alike in state, release and acknowledgement (the store
-    /// counts with a GROUP BY instead of reading every document).
-    pub fn add_group(&mut self, s: InvocationState, released: bool, acked: bool, n: usize) {
-        self.total += n;
+    pub fn remove(&mut self, inv: &CommandInvocation) {
+        self.apply(inv, -1);
+    }
+
+    /// Account for a change of one invocation from `before` to `after`.
+    pub fn change(&mut self, before: &CommandInvocation, after: &CommandInvocation) {
+        self.remove(before);
+        self.add(after);
+    }
+
+    fn apply(&mut self, inv: &CommandInvocation, n: isize) {
+        let bump = |v: &mut usize| *v = v.saturating_add_signed(n);
+        bump(&mut self.total);
+        let s = inv.state;
         if s.is_final() {
-            self.finished += n;
-            self.started += n;
-        } else if released {
-            self.in_flight += n;
-            if acked {
-                self.started += n;
+            bump(&mut self.finished);
+            bump(&mut self.started);
+        } else if inv.released {
+            bump(&mut self.in_flight);
+            if inv.acked {
+                bump(&mut self.started);
             }
         } else {
-            self.waiting += n;
+            bump(&mut self.waiting);
         }
         match s {
-            InvocationState::Success => self.success += n,
-            InvocationState::DeliveryTimedOut => self.delivery_timed_out += n,
-            InvocationState::Cancelled => self.cancelled += n,
-            s if s.is_error() => self.errors += n,
+            InvocationState::Success => bump(&mut self.success),
+            InvocationState::DeliveryTimedOut => bump(&mut self.delivery_timed_out),
+            InvocationState::Cancelled => bump(&mut self.cancelled),
+            s if s.is_error() => bump(&mut self.errors),
             _ => {}
         }
     }
@@ -284,7 +299,8 @@ pub struct Settle {
 /// succeeded), Cancelled (a cancel ended some), Failed (errors beyond MaxErrors),
 /// TimedOut/DeliveryTimedOut (MaxErrors or more deliveries timed out, at least one),
 /// otherwise Failed/Incomplete.
-pub fn settle(cmd: &mut Command, c: &Counts) -> Settle {
+pub fn settle(cmd: &mut Command) -> Settle {
+    let c = &cmd.counts.clone();
     let max_concurrency = limits::max_concurrency(Some(&cmd.max_concurrency), c.total);
     let max_errors = limits::max_errors(Some(&cmd.max_errors), c.total);
     cmd.target_count = c.total as i64;
@@ -363,19 +379,20 @@ mod tests {
             error_count: 0,
             delivery_timed_out_count: 0,
             cancel_requested: false,
+            counts: Counts::default(),
         }
     }
 
     #[test]
     fn concurrency_releases_and_errors_terminate() {
         let mut c = cmd("2", "0");
-        let s = settle(&mut c, &Counts { total: 5, waiting: 5, ..Default::default() });
+        c.counts = Counts { total: 5, waiting: 5, ..Default::default() };
+        let s = settle(&mut c);
         assert_eq!(s, Settle { release: 2, terminate_waiting: false });
         assert_eq!(c.status, "Pending");
-        let s = settle(
-            &mut c,
-            &Counts { total: 5, waiting: 3, in_flight: 1, started: 2, finished: 1, errors: 1, ..Default::default() },
-        );
+        c.counts =
+            Counts { total: 5, waiting: 3, in_flight: 1, started: 2, finished: 1, errors: 1, ..Default::default() };
+        let s = settle(&mut c);
         assert!(s.terminate_waiting);
         assert_eq!(c.status, "InProgress");
     }
@@ -392,14 +409,18 @@ mod tests {
             ..Default::default()
         };
         let mut c = cmd("50", "0");
-        settle(&mut c, &all(3, 0, 0));
+        c.counts = all(3, 0, 0);
+        settle(&mut c);
         assert_eq!((c.status.as_str(), c.status_details.as_str()), ("Success", "Success"));
-        settle(&mut c, &all(2, 1, 0));
+        c.counts = all(2, 1, 0);
+        settle(&mut c);
         assert_eq!((c.status.as_str(), c.status_details.as_str()), ("Failed", "Failed"));
-        settle(&mut c, &all(2, 0, 1));
+        c.counts = all(2, 0, 1);
+        settle(&mut c);
         assert_eq!((c.status.as_str(), c.status_details.as_str()), ("TimedOut", "DeliveryTimedOut"));
         let mut c = cmd("50", "1");
-        settle(&mut c, &all(2, 1, 0));
+        c.counts = all(2, 1, 0);
+        settle(&mut c);
         assert_eq!((c.status.as_str(), c.status_details.as_str()), ("Failed", "Incomplete"));
         assert_eq!(c.error_count, 1);
     }

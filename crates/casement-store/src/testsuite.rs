@@ -513,6 +513,7 @@ fn command(id: &str, requested_ms: i64, max_concurrency: &str, max_errors: &str)
         error_count: 0,
         delivery_timed_out_count: 0,
         cancel_requested: false,
+        counts: Default::default(),
     }
 }
 

@@ -160,6 +160,7 @@ impl RunCommand {
             error_count: 0,
             delivery_timed_out_count: 0,
             cancel_requested: false,
+            counts: Default::default(),
         };
         let invocations: Vec<CommandInvocation> = nodes
             .into_iter()

@@ -44,8 +44,6 @@ CREATE TABLE command_invocations (
     instance_id      TEXT NOT NULL,
     seq              BIGINT NOT NULL,
     requested_ms     BIGINT NOT NULL,
-    state            TEXT NOT NULL,
-    acked            BOOLEAN NOT NULL,
     released         BOOLEAN NOT NULL,
     finished         BOOLEAN NOT NULL,
     pending_message  BOOLEAN NOT NULL,
@@ -55,6 +53,7 @@ CREATE TABLE command_invocations (
     PRIMARY KEY (account, region, command_id, instance_id)
 );
 CREATE INDEX command_invocations_by_seq ON command_invocations (account, region, command_id, seq);
+CREATE INDEX command_invocations_by_time ON command_invocations (account, region, requested_ms, command_id, instance_id);
 CREATE INDEX command_invocations_by_node ON command_invocations (account, region, instance_id, requested_ms, command_id);
 CREATE INDEX command_invocations_messages ON command_invocations (account, region, instance_id) WHERE pending_message;
 CREATE INDEX command_invocations_waiting ON command_invocations (account, region, command_id, seq) WHERE NOT released AND NOT finished;

@@ -44,8 +44,6 @@ CREATE TABLE command_invocations (
     instance_id      TEXT NOT NULL,
     seq              INTEGER NOT NULL,
     requested_ms     INTEGER NOT NULL,
-    state            TEXT NOT NULL,
-    acked            INTEGER NOT NULL,
     released         INTEGER NOT NULL,
     finished         INTEGER NOT NULL,
     pending_message  INTEGER NOT NULL,
@@ -55,6 +53,7 @@ CREATE TABLE command_invocations (
     PRIMARY KEY (account, region, command_id, instance_id)
 ) WITHOUT ROWID;
 CREATE INDEX command_invocations_by_seq ON command_invocations (account, region, command_id, seq);
+CREATE INDEX command_invocations_by_time ON command_invocations (account, region, requested_ms, command_id, instance_id);
 CREATE INDEX command_invocations_by_node ON command_invocations (account, region, instance_id, requested_ms, command_id);
 CREATE INDEX command_invocations_messages ON command_invocations (account, region, instance_id) WHERE pending_message = 1;
 CREATE INDEX command_invocations_waiting ON command_invocations (account, region, command_id, seq) WHERE released = 0 AND finished = 0;

@@ -26,11 +26,11 @@ async fn put_command(tx: &Transaction<'_>, scope: &Scope, c: &Command) -> Result
 async fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocation) -> Result<(), StoreError> {
     let deadline = (!i.state.is_final()).then_some(i.deadline_ms);
     tx.execute(
-        "INSERT INTO command_invocations (account, region, command_id, instance_id, seq, requested_ms, state, acked,
+        "INSERT INTO command_invocations (account, region, command_id, instance_id, seq, requested_ms,
             released, finished, pending_message, visible_after_ms, deadline_ms, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (account, region, command_id, instance_id) DO UPDATE SET
-            state = excluded.state, acked = excluded.acked, released = excluded.released,
+            released = excluded.released,
             finished = excluded.finished, pending_message = excluded.pending_message,
             visible_after_ms = excluded.visible_after_ms, deadline_ms = excluded.deadline_ms, doc = excluded.doc",
         &[
@@ -40,8 +40,6 @@ async fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocati
             &i.instance_id,
             &i64::from(i.seq),
             &i.requested_ms,
-            &i.state.details(),
-            &i.acked,
             &i.released,
             &i.state.is_final(),
             &i.pending_message(),
@@ -70,20 +68,7 @@ async fn settle_command(
     notify: &mut Vec<String>,
 ) -> Result<(), StoreError> {
     loop {
-        let rows = tx
-            .query(
-                "SELECT state, released, acked, count(*) FROM command_invocations
-                 WHERE account = $1 AND region = $2 AND command_id = $3 GROUP BY state, released, acked",
-                &[&scope.account, &scope.region, &cmd.command_id],
-            )
-            .await?;
-        let mut c = Counts::default();
-        for r in rows {
-            let state: String = r.get(0);
-            let state = InvocationState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state {state}")))?;
-            c.add_group(state, r.get(1), r.get(2), r.get::<_, i64>(3) as usize);
-        }
-        let s = settle(cmd, &c);
+        let s = settle(cmd);
         if s.release == 0 && !s.terminate_waiting {
             break;
         }
@@ -97,12 +82,14 @@ async fn settle_command(
         )
         .await?;
         for mut inv in waiting {
+            let before = inv.clone();
             if s.terminate_waiting {
                 inv.finish(InvocationState::Terminated, now_ms());
             } else {
                 inv.released = true;
                 notify.push(inv.instance_id.clone());
             }
+            cmd.counts.change(&before, &inv);
             put_invocation(tx, scope, &inv).await?;
             changed.push(inv);
         }
@@ -327,8 +314,9 @@ impl PgStore {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
         let mut cmd = command.clone();
-        put_command(&tx, scope, &cmd).await?;
+        cmd.counts = Counts::default();
         for inv in invocations {
+            cmd.counts.add(inv);
             put_invocation(&tx, scope, inv).await?;
         }
         let (mut changed, mut notify) = (Vec::new(), Vec::new());
@@ -379,7 +367,9 @@ impl PgStore {
         };
         let (mut changed, mut notify) = (Vec::new(), Vec::new());
         for mut inv in targets {
+            let before = inv.clone();
             if f(&mut cmd, &mut inv) {
+                cmd.counts.change(&before, &inv);
                 put_invocation(&tx, scope, &inv).await?;
                 if inv.pending_message() {
                     notify.push(inv.instance_id.clone());
