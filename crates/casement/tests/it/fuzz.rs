@@ -100,3 +100,67 @@ fn generated_requests_never_fail_the_server() {
     let r = rt.block_on(server.call("DescribeMaintenanceWindows", "{}"));
     assert_eq!(r.status, 200);
 }
+
+const AGENT_TARGETS: &[&str] = &[
+    "AmazonSSM.RegisterManagedInstance",
+    "AmazonSSM.UpdateInstanceInformation",
+    "EC2WindowsMessageDeliveryService.GetMessages",
+    "EC2WindowsMessageDeliveryService.AcknowledgeMessage",
+    "EC2WindowsMessageDeliveryService.SendReply",
+    "EC2WindowsMessageDeliveryService.FailMessage",
+    "EC2WindowsMessageDeliveryService.DeleteMessage",
+];
+
+const AGENT_MEMBERS: &[&str] =
+    &["ActivationCode", "ActivationId", "InstanceId", "Destination", "MessageId", "Payload", "ReplyId", "FailureType"];
+
+fn agent_body(node: String) -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<i64>().prop_map(|n| json!(n)),
+        "[ -~]{0,40}".prop_map(Value::String),
+        Just(json!(node.clone())),
+        Just(json!(format!("aws.ssm.11111111-2222-3333-4444-555555555555.{node}"))),
+        Just(json!("{\"documentStatus\":\"Success\",\"runtimeStatus\":{\"p\":{\"status\":\"x\",\"code\":\"1\"}}}")),
+        Just(json!("11111111-2222-3333-4444-555555555555")),
+    ];
+    prop::collection::vec((prop::sample::select(AGENT_MEMBERS), leaf), 0..5)
+        .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+}
+
+#[test]
+fn generated_agent_requests_never_fail_the_server() {
+    let cases: u32 = std::env::var("CASEMENT_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = Server::start_with(&["--agent-poll-seconds", "1"]);
+    let identity: Value = rt.block_on(async {
+        let act = server.call("CreateActivation", r#"{"IamRole":"fuzz","RegistrationLimit":2}"#).await.json();
+        let r = server
+            .raw_json(
+                "AmazonSSM.RegisterManagedInstance",
+                &json!({"ActivationCode": act["ActivationCode"], "ActivationId": act["ActivationId"]}),
+            )
+            .await
+            .json();
+        json!({"instance_id": r["InstanceId"], "access_key_id": r["AccessKeyId"], "secret_access_key": r["SecretAccessKey"]})
+    });
+    let node = identity["instance_id"].as_str().unwrap().to_owned();
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    runner
+        .run(&(prop::sample::select(AGENT_TARGETS), agent_body(node)), |(target, body)| {
+            let r = rt.block_on(async {
+                if target.ends_with("RegisterManagedInstance") {
+                    server.raw_json(target, &body).await
+                } else {
+                    crate::nodes::node_call(&server, &identity, target, &body).await
+                }
+            });
+            prop_assert!(r.status == 200 || (400..500).contains(&r.status), "{target} {body} -> {}", r.status);
+            let j: Value = serde_json::from_slice(&r.body).map_err(|e| TestCaseError::fail(format!("{e}")))?;
+            if r.status != 200 {
+                prop_assert!(j["__type"].is_string(), "{target} {body} -> {j}");
+            }
+            Ok(())
+        })
+        .unwrap();
+}
