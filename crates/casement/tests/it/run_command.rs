@@ -382,3 +382,63 @@ async fn a_server_restarted_mid_command_loses_no_reply() {
     assert_eq!(inv.status().unwrap().as_str(), "Success");
     assert_eq!(inv.standard_output_content(), Some("finished\n"));
 }
+
+/// Two servers on one PostgreSQL database: the agent polls one, the command is sent
+/// through the other, and a window on the other runs a RUN_COMMAND task on the node.
+#[tokio::test]
+async fn commands_reach_agents_of_another_server_on_postgresql() {
+    let Some(db) = crate::postgres::fresh_database() else {
+        eprintln!("TEST_DATABASE_URL is not set: skipped");
+        return;
+    };
+    let (dir_a, dir_b, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Server::spawn(dir_a.path(), &["--database-url", &db]);
+    let b = Server::spawn(dir_b.path(), &["--database-url", &db]);
+    let (ca, cb) = (a.sdk(), b.sdk());
+    let (code_, act) = activation(&ca, 1).await;
+    let agent = Agent::start(&a.endpoint, &code_, &act, &tmp.path().join("node"));
+    let node = agent.instance_id();
+    let sent = shell(&cb, std::slice::from_ref(&node), &["echo via b"]).send().await.unwrap();
+    let inv = final_invocation(&ca, sent.command().unwrap().command_id().unwrap(), &node, 30).await;
+    assert_eq!((inv.status().unwrap().as_str(), inv.standard_output_content()), ("Success", Some("via b\n")));
+
+    let window = cb
+        .create_maintenance_window()
+        .name("pg-run-command")
+        .schedule(at_in(2))
+        .duration(2)
+        .cutoff(1)
+        .allow_unassociated_targets(true)
+        .send()
+        .await
+        .unwrap()
+        .window_id()
+        .unwrap()
+        .to_owned();
+    cb.register_task_with_maintenance_window()
+        .window_id(&window)
+        .task_type(MaintenanceWindowTaskType::RunCommand)
+        .task_arn("AWS-RunShellScript")
+        .targets(Target::builder().key("InstanceIds").values(&node).build())
+        .max_concurrency("1")
+        .max_errors("0")
+        .task_invocation_parameters(
+            MaintenanceWindowTaskInvocationParameters::builder()
+                .run_command(
+                    MaintenanceWindowRunCommandParameters::builder()
+                        .parameters("commands", vec!["echo {{WINDOW_ID}}".into()])
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let execs = wait_for_executions(&ca, &window, 1, 40).await;
+    assert_eq!(execs[0].status().unwrap().as_str(), "SUCCESS", "{execs:?}");
+    let listed = ca.list_commands().instance_id(&node).send().await.unwrap();
+    assert_eq!(listed.commands().len(), 2);
+    let window_cmd = listed.commands()[0].command_id().unwrap();
+    let out = final_invocation(&ca, window_cmd, &node, 10).await;
+    assert_eq!(out.standard_output_content(), Some(format!("{window}\n").as_str()));
+}
