@@ -13,7 +13,44 @@ use serde::Serialize;
 
 use crate::{AgentError, Identity};
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type Tls = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// Plain HTTP, or HTTPS: the TLS stack (and the system's root certificates) is loaded
+/// only for an https endpoint, which keeps an http agent smaller.
+#[derive(Clone)]
+pub(crate) enum Http {
+    Plain(HyperClient<HttpConnector, Full<Bytes>>),
+    Tls(HyperClient<Tls, Full<Bytes>>),
+}
+
+impl Http {
+    pub(crate) fn new(uri: &http::Uri) -> Result<Self, AgentError> {
+        let builder = HyperClient::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .clone();
+        Ok(if uri.scheme_str() == Some("https") {
+            let tls = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_native_roots()
+                .map_err(|e| AgentError::Config(format!("TLS roots: {e}")))?
+                .https_only()
+                .enable_http1()
+                .build();
+            Http::Tls(builder.build(tls))
+        } else {
+            Http::Plain(builder.build(HttpConnector::new()))
+        })
+    }
+
+    async fn request(
+        &self,
+        req: Request<Full<Bytes>>,
+    ) -> Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+        match self {
+            Http::Plain(c) => c.request(req).await,
+            Http::Tls(c) => c.request(req).await,
+        }
+    }
+}
 
 /// What a call can end in besides success.
 #[derive(Debug, thiserror::Error)]
@@ -35,19 +72,10 @@ impl CallError {
 
 #[derive(Clone)]
 pub struct Client {
-    http: HyperClient<Connector, Full<Bytes>>,
+    http: Http,
     uri: http::Uri,
     host: HeaderValue,
     pub identity: Identity,
-}
-
-pub(crate) fn connector() -> Result<Connector, AgentError> {
-    Ok(hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| AgentError::Config(format!("TLS roots: {e}")))?
-        .https_or_http()
-        .enable_http1()
-        .build())
 }
 
 pub(crate) fn endpoint(url: &str) -> Result<(http::Uri, HeaderValue), AgentError> {
@@ -62,7 +90,7 @@ pub(crate) fn endpoint(url: &str) -> Result<(http::Uri, HeaderValue), AgentError
 
 /// POST one awsJson request; `sign` gives the signing service, or `None` for anonymous.
 pub(crate) async fn post<Req: Serialize, Res: DeserializeOwned>(
-    http: &HyperClient<Connector, Full<Bytes>>,
+    http: &Http,
     uri: &http::Uri,
     host: &HeaderValue,
     target: &str,
@@ -102,9 +130,7 @@ pub(crate) async fn post<Req: Serialize, Res: DeserializeOwned>(
 impl Client {
     pub fn new(endpoint_url: &str, identity: Identity) -> Result<Self, AgentError> {
         let (uri, host) = endpoint(endpoint_url)?;
-        let http = HyperClient::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector()?);
+        let http = Http::new(&uri)?;
         Ok(Self { http, uri, host, identity })
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use casement_protocol::agent::{RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, REGISTER};
 use serde::{Deserialize, Serialize};
 
-use crate::client::{connector, endpoint, post, CallError};
+use crate::client::{endpoint, post, CallError, Http};
 use crate::{AgentError, Config};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +61,7 @@ pub(crate) async fn load_or_register(config: &Config) -> Result<Identity, AgentE
 /// Register a node with an activation (retrying while the server cannot be reached).
 pub async fn register(endpoint_url: &str, code: &str, id: &str, region: &str) -> Result<Identity, AgentError> {
     let (uri, host) = endpoint(endpoint_url)?;
-    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector()?);
+    let http = Http::new(&uri)?;
     let req = RegisterManagedInstanceRequest {
         activation_code: code.to_owned(),
         activation_id: id.to_owned(),

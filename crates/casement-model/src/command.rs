@@ -198,9 +198,6 @@ pub struct CommandInvocation {
     /// A cancel message waits for the agent.
     #[serde(default)]
     pub cancel_pending: bool,
-    /// A fetched, unacknowledged message is offered again after this instant.
-    #[serde(default)]
-    pub visible_after_ms: i64,
     /// When the invocation times out if still not final: the delivery deadline until the
     /// agent acknowledges, then the command's ExpiresAfter.
     pub deadline_ms: i64,

@@ -119,7 +119,7 @@ pub enum Which<'a> {
 
 /// A change to one invocation (and, through it, its command), made inside the store's
 /// transaction. Returns whether it changed anything.
-pub type InvocationFn = dyn Fn(&mut Command, &mut CommandInvocation) -> bool + Send + Sync;
+pub type InvocationFn<'a> = dyn Fn(&mut Command, &mut CommandInvocation) -> bool + Send + Sync + 'a;
 
 /// A command after a change, with what the change did.
 #[derive(Debug, Clone)]
@@ -408,7 +408,7 @@ pub trait Store: Send + Sync + 'static {
         scope: &Scope,
         command_id: &str,
         which: Which<'_>,
-        f: &InvocationFn,
+        f: &InvocationFn<'_>,
     ) -> Result<Option<CommandUpdate>, StoreError>;
     async fn get_command(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError>;
     /// Commands newest first (only those sent to `instance`, if given), after `after`.
@@ -434,14 +434,12 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&CommandKey>,
         limit: usize,
     ) -> Result<Vec<CommandInvocation>, StoreError>;
-    /// The messages waiting for a node and visible now; each is hidden for
-    /// `visibility_ms` (until acknowledged) so a retried poll does not run it twice.
+    /// The messages waiting for a node: released, unacknowledged commands and cancels,
+    /// oldest first, each with its command.
     async fn node_messages(
         &self,
         scope: &Scope,
         instance_id: &str,
-        now_ms: i64,
-        visibility_ms: i64,
         limit: usize,
     ) -> Result<Vec<(Command, CommandInvocation)>, StoreError>;
     /// Non-final invocations whose deadline has passed: (scope, command, instance).

@@ -536,7 +536,6 @@ fn invocations(cmd: &casement_model::Command, nodes: &[&str]) -> Vec<casement_mo
             released: false,
             acked: false,
             cancel_pending: false,
-            visible_after_ms: 0,
             deadline_ms: cmd.requested_ms + 1_000,
         })
         .collect()
@@ -551,13 +550,12 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     // MaxConcurrency 1: the first node gets the message.
     assert_eq!(created.notify, ["mi-a"]);
     assert_eq!((created.command.target_count, created.command.status.as_str()), (3, "Pending"));
-    assert!(s.node_messages(&sc, "mi-b", 2_000, 10_000, 10).await.unwrap().is_empty());
-    let msgs = s.node_messages(&sc, "mi-a", 2_000, 10_000, 10).await.unwrap();
+    assert!(s.node_messages(&sc, "mi-b", 10).await.unwrap().is_empty());
+    let msgs = s.node_messages(&sc, "mi-a", 10).await.unwrap();
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].0.command_id, c.command_id);
-    // Hidden while unacknowledged, visible again after the visibility timeout.
-    assert!(s.node_messages(&sc, "mi-a", 3_000, 10_000, 10).await.unwrap().is_empty());
-    assert_eq!(s.node_messages(&sc, "mi-a", 12_001, 10_000, 10).await.unwrap().len(), 1);
+    // Offered until acknowledged.
+    assert_eq!(s.node_messages(&sc, "mi-a", 10).await.unwrap().len(), 1);
     let a = ["mi-a".to_string()];
     let acked = s
         .update_invocations(&sc, &c.command_id, Which::Instances(&a), &|_, inv| {
@@ -569,7 +567,7 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
         .unwrap()
         .unwrap();
     assert_eq!(acked.command.status, "InProgress");
-    assert!(s.node_messages(&sc, "mi-a", 30_000, 10_000, 10).await.unwrap().is_empty());
+    assert!(s.node_messages(&sc, "mi-a", 10).await.unwrap().is_empty());
     // A failure beyond MaxErrors 0 terminates the waiting ones.
     let failed = s
         .update_invocations(&sc, &c.command_id, Which::Instances(&a), &|_, inv| inv.finish(St::Failed, 5))

@@ -1,36 +1,80 @@
-//! One wake-up per managed node: a long-polling GetMessages waits on its node's mailbox,
-//! and whatever gives the node a message (SendCommand, MaxConcurrency releasing the next
-//! nodes, CancelCommand) rings it. A ring with nobody waiting is kept for the next poll,
-//! so no message waits for the poll interval on this server; the interval only covers
-//! messages created through another server sharing the database.
+//! One mailbox per managed node, in this server's memory: whatever gives a node a message
+//! (SendCommand, MaxConcurrency releasing the next nodes, CancelCommand) puts it there and
+//! wakes the node's long poll, which answers from the mailbox without reading the store.
+//! The store stays the truth — a poll that finds its mailbox empty reads the node's
+//! waiting messages from it, so messages created through another server, or before a
+//! restart, still arrive (the poll interval later).
+//!
+//! Fetched messages are hidden from later polls for a visibility timeout, as AWS's
+//! message service does, until the agent acknowledges them. That is this server's memory
+//! too: after a restart or on another server a message may be offered again, and the
+//! agent runs a command once whatever it is offered.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use casement_model::{Command, CommandInvocation};
 use tokio::sync::Notify;
+
+/// A message for a node: the invocation (its command or its cancel) and the command.
+pub type Delivery = (Arc<Command>, CommandInvocation);
+
+#[derive(Default)]
+pub struct Mailbox {
+    pub(crate) wake: Notify,
+    ready: Mutex<Vec<Delivery>>,
+}
+
+impl Mailbox {
+    pub(crate) fn take(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *self.ready.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
 
 #[derive(Default)]
 pub struct Mailboxes {
-    nodes: Mutex<HashMap<String, Arc<Notify>>>,
+    nodes: Mutex<HashMap<String, Arc<Mailbox>>>,
+    /// Fetched, unacknowledged messages (by MessageId) and when they may be offered again.
+    hidden: Mutex<HashMap<String, i64>>,
 }
 
+/// Beyond this many hidden entries, expired ones are dropped.
+const HIDDEN_PRUNE_AT: usize = 100_000;
+
 impl Mailboxes {
-    pub fn get(&self, node: &str) -> Arc<Notify> {
+    pub fn get(&self, node: &str) -> Arc<Mailbox> {
         let mut map = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(node) {
-            Some(n) => n.clone(),
-            None => {
-                let n = Arc::new(Notify::new());
-                map.insert(node.to_owned(), n.clone());
-                n
-            }
-        }
+        map.entry(node.to_owned()).or_default().clone()
     }
 
-    pub fn ring(&self, node: &str) {
-        let map = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get(node) {
-            n.notify_one();
+    /// Put a message in its node's mailbox and wake the node's poll (a wake with nobody
+    /// waiting is kept for the next poll).
+    pub fn deliver(&self, delivery: Delivery) {
+        let mailbox = self.get(&delivery.1.instance_id);
+        mailbox.ready.lock().unwrap_or_else(|p| p.into_inner()).push(delivery);
+        mailbox.wake.notify_one();
+    }
+
+    /// Whether a message may be offered now; if so, it is hidden until `until_ms`.
+    pub fn offer(&self, message_id: &str, now_ms: i64, until_ms: i64) -> bool {
+        let mut hidden = self.hidden.lock().unwrap_or_else(|p| p.into_inner());
+        if hidden.get(message_id).is_some_and(|t| *t > now_ms) {
+            return false;
         }
+        if hidden.len() >= HIDDEN_PRUNE_AT {
+            hidden.retain(|_, t| *t > now_ms);
+        }
+        hidden.insert(message_id.to_owned(), until_ms);
+        true
+    }
+
+    /// Whether this server handed the message out and it is still hidden.
+    pub fn fetched(&self, message_id: &str, now_ms: i64) -> bool {
+        self.hidden.lock().unwrap_or_else(|p| p.into_inner()).get(message_id).is_some_and(|t| *t > now_ms)
+    }
+
+    /// The agent acknowledged it: forget it.
+    pub fn acknowledged(&self, message_id: &str) {
+        self.hidden.lock().unwrap_or_else(|p| p.into_inner()).remove(message_id);
     }
 }

@@ -22,7 +22,7 @@ use casement_store::{CommandUpdate, Store, StoreError, Which};
 use serde_json::Value;
 use tokio::sync::Notify;
 
-pub use mailboxes::Mailboxes;
+pub use mailboxes::{Delivery, Mailboxes};
 pub use runner::RunCommandRunner;
 
 use crate::Clock;
@@ -108,9 +108,13 @@ impl RunCommand {
         self.clock.now_ms()
     }
 
+    /// Hand the messages a change created to their nodes' mailboxes, and wake whatever
+    /// follows commands.
     fn announce(&self, update: &CommandUpdate) {
-        for node in &update.notify {
-            self.mailboxes.ring(node);
+        let mut command: Option<Arc<Command>> = None;
+        for inv in update.changed.iter().filter(|i| i.pending_message()) {
+            let cmd = command.get_or_insert_with(|| Arc::new(update.command.clone())).clone();
+            self.mailboxes.deliver((cmd, inv.clone()));
         }
         self.changed.notify_waiters();
     }
@@ -180,7 +184,6 @@ impl RunCommand {
                 released: false,
                 acked: false,
                 cancel_pending: false,
-                visible_after_ms: 0,
                 deadline_ms: now + delivery * 1000,
             })
             .collect();
@@ -217,9 +220,10 @@ impl RunCommand {
         Ok(out)
     }
 
-    /// CancelCommand (on `instances`, or everywhere): invocations not yet fetched by their
-    /// agent end Cancelled at once; the others become Cancelling and their agents get a
-    /// cancel message. Returns `None` for an unknown command.
+    /// CancelCommand (on `instances`, or everywhere): invocations no agent has taken end
+    /// Cancelled at once; the others become Cancelling. Either way the node gets a cancel
+    /// message (a command fetched through another server may be running there), and its
+    /// agent kills the process group and replies Cancelled. `None` for an unknown command.
     pub async fn cancel(
         &self,
         scope: &Scope,
@@ -228,6 +232,7 @@ impl RunCommand {
     ) -> Result<Option<Command>, StoreError> {
         let now = self.now();
         let which = instances.map_or(Which::All, Which::Instances);
+        let mailboxes = &self.mailboxes;
         let update = self
             .store
             .update_invocations(scope, command_id, which, &move |cmd, inv| {
@@ -235,14 +240,13 @@ impl RunCommand {
                 if inv.state.is_final() || inv.state == InvocationState::Cancelling {
                     return false;
                 }
-                let reached_agent = inv.acked || inv.visible_after_ms > now;
-                if reached_agent {
+                let message = casement_protocol_message_id(&inv.command_id, &inv.instance_id);
+                if inv.acked || mailboxes.fetched(&message, now) {
                     inv.state = InvocationState::Cancelling;
-                    inv.cancel_pending = true;
-                    inv.visible_after_ms = 0;
                 } else {
                     inv.finish(InvocationState::Cancelled, now);
                 }
+                inv.cancel_pending = inv.released;
                 true
             })
             .await?;
@@ -252,22 +256,33 @@ impl RunCommand {
         }))
     }
 
-    /// Wait up to `wait` for messages for `node` (GetMessages' long poll).
-    pub async fn messages(
-        &self,
-        scope: &Scope,
-        node: &str,
-        wait: Duration,
-    ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
+    /// Wait up to `wait` for messages for `node` (GetMessages' long poll): from its
+    /// mailbox when something was put there, else from the store; each message handed
+    /// out is hidden for the visibility timeout.
+    pub async fn messages(&self, scope: &Scope, node: &str, wait: Duration) -> Result<Vec<Delivery>, StoreError> {
         let mailbox = self.mailboxes.get(node);
         let until = tokio::time::Instant::now() + wait;
         loop {
-            let found = self.store.node_messages(scope, node, self.now(), VISIBILITY_MS, 10).await?;
+            let mut found = mailbox.take();
+            if found.is_empty() {
+                found = self
+                    .store
+                    .node_messages(scope, node, 10)
+                    .await?
+                    .into_iter()
+                    .map(|(c, i)| (Arc::new(c), i))
+                    .collect();
+            }
+            let now_ms = self.now();
+            found.retain(|(_, inv)| {
+                let id = message_id(inv);
+                self.mailboxes.offer(&id, now_ms, now_ms + VISIBILITY_MS)
+            });
             let now = tokio::time::Instant::now();
             if !found.is_empty() || now >= until {
                 return Ok(found);
             }
-            let _ = tokio::time::timeout((until - now).min(self.poll), mailbox.notified()).await;
+            let _ = tokio::time::timeout((until - now).min(self.poll), mailbox.wake.notified()).await;
         }
     }
 
@@ -391,6 +406,24 @@ impl RunCommand {
             crate::clock::sleep_until(&*self.clock, now + 1_000).await;
         }
     }
+}
+
+/// The MessageId of an invocation's current message (its command, or its cancel): the
+/// agent protocol's form, `aws.ssm.<CommandId>.<InstanceId>`.
+pub fn message_id(inv: &casement_model::CommandInvocation) -> String {
+    if inv.cancel_pending {
+        cancel_message_id(&inv.command_id, &inv.instance_id)
+    } else {
+        casement_protocol_message_id(&inv.command_id, &inv.instance_id)
+    }
+}
+
+fn casement_protocol_message_id(command_id: &str, instance_id: &str) -> String {
+    format!("aws.ssm.{command_id}.{instance_id}")
+}
+
+fn cancel_message_id(command_id: &str, instance_id: &str) -> String {
+    format!("aws.ssm.cancel.{command_id}.{instance_id}")
 }
 
 /// AWS-RunShellScript's parameters: `commands` (required), `workingDirectory`,

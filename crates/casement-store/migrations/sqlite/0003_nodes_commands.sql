@@ -36,7 +36,8 @@ CREATE TABLE commands (
 CREATE INDEX commands_by_time ON commands (account, region, requested_ms, command_id);
 
 -- `pending_message`: a message waits for the node (a released, unacknowledged command,
--- or a cancel); `deadline_ms`: set while the invocation is not final.
+-- or a cancel); `deadline_ms`: set while the invocation is not final. Which fetched
+-- messages are hidden (visibility timeout) is each server's memory, not state.
 CREATE TABLE command_invocations (
     account          TEXT NOT NULL,
     region           TEXT NOT NULL,
@@ -47,7 +48,6 @@ CREATE TABLE command_invocations (
     released         INTEGER NOT NULL,
     finished         INTEGER NOT NULL,
     pending_message  INTEGER NOT NULL,
-    visible_after_ms INTEGER NOT NULL,
     deadline_ms      INTEGER,
     doc              TEXT NOT NULL,
     PRIMARY KEY (account, region, command_id, instance_id)

@@ -857,7 +857,7 @@ impl Store for PgStore {
         scope: &Scope,
         command_id: &str,
         which: Which<'_>,
-        f: &InvocationFn,
+        f: &InvocationFn<'_>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
         self.update_invocations_pg(scope, command_id, which, f).await
     }
@@ -900,11 +900,9 @@ impl Store for PgStore {
         &self,
         scope: &Scope,
         instance_id: &str,
-        now_ms: i64,
-        visibility_ms: i64,
         limit: usize,
     ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
-        self.node_messages_pg(scope, instance_id, now_ms, visibility_ms, limit).await
+        self.node_messages_pg(scope, instance_id, limit).await
     }
 
     async fn due_invocations(&self, now_ms: i64, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError> {

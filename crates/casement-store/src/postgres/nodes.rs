@@ -27,12 +27,12 @@ async fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocati
     let deadline = (!i.state.is_final()).then_some(i.deadline_ms);
     tx.execute(
         "INSERT INTO command_invocations (account, region, command_id, instance_id, seq, requested_ms,
-            released, finished, pending_message, visible_after_ms, deadline_ms, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            released, finished, pending_message, deadline_ms, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (account, region, command_id, instance_id) DO UPDATE SET
             released = excluded.released,
             finished = excluded.finished, pending_message = excluded.pending_message,
-            visible_after_ms = excluded.visible_after_ms, deadline_ms = excluded.deadline_ms, doc = excluded.doc",
+            deadline_ms = excluded.deadline_ms, doc = excluded.doc",
         &[
             &scope.account,
             &scope.region,
@@ -43,7 +43,6 @@ async fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocati
             &i.released,
             &i.state.is_final(),
             &i.pending_message(),
-            &i.visible_after_ms,
             &deadline,
             &serde_json::to_string(i)?,
         ],
@@ -330,7 +329,7 @@ impl PgStore {
         scope: &Scope,
         command_id: &str,
         which: Which<'_>,
-        f: &InvocationFn,
+        f: &InvocationFn<'_>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
@@ -461,38 +460,19 @@ impl PgStore {
         &self,
         scope: &Scope,
         instance_id: &str,
-        now: i64,
-        visibility_ms: i64,
         limit: usize,
     ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
-        let mut client = self.client().await;
-        let tx = client.transaction().await?;
-        let invs = invocation_docs(
-            &tx,
-            "SELECT doc FROM command_invocations
-             WHERE account = $1 AND region = $2 AND instance_id = $3 AND pending_message AND visible_after_ms <= $4
-             ORDER BY requested_ms, seq LIMIT $5 FOR UPDATE SKIP LOCKED",
-            &[&scope.account, &scope.region, &instance_id, &now, &sql_limit(limit)],
-        )
-        .await?;
-        let mut out = Vec::with_capacity(invs.len());
-        for mut inv in invs {
-            inv.visible_after_ms = now + visibility_ms;
-            put_invocation(&tx, scope, &inv).await?;
-            let cmd: Option<Command> = tx
-                .query_opt(
-                    "SELECT doc FROM commands WHERE account = $1 AND region = $2 AND command_id = $3",
-                    &[&scope.account, &scope.region, &inv.command_id],
-                )
-                .await?
-                .map(|r| doc(r.get(0)))
-                .transpose()?;
-            if let Some(cmd) = cmd {
-                out.push((cmd, inv));
-            }
-        }
-        tx.commit().await?;
-        Ok(out)
+        let client = self.client().await;
+        let rows = client
+            .query(
+                "SELECT i.doc, c.doc FROM command_invocations i JOIN commands c
+                   ON c.account = i.account AND c.region = i.region AND c.command_id = i.command_id
+                 WHERE i.account = $1 AND i.region = $2 AND i.instance_id = $3 AND i.pending_message
+                 ORDER BY i.requested_ms, i.seq LIMIT $4",
+                &[&scope.account, &scope.region, &instance_id, &sql_limit(limit)],
+            )
+            .await?;
+        rows.into_iter().map(|r| Ok((doc(r.get(1))?, doc(r.get(0))?))).collect()
     }
 
     pub(super) async fn due_invocations_pg(

@@ -22,12 +22,12 @@ fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocation) ->
     let deadline = (!i.state.is_final()).then_some(i.deadline_ms);
     tx.prepare_cached(
         "INSERT INTO command_invocations (account, region, command_id, instance_id, seq, requested_ms,
-            released, finished, pending_message, visible_after_ms, deadline_ms, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+            released, finished, pending_message, deadline_ms, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (account, region, command_id, instance_id) DO UPDATE SET
             released = excluded.released,
             finished = excluded.finished, pending_message = excluded.pending_message,
-            visible_after_ms = excluded.visible_after_ms, deadline_ms = excluded.deadline_ms, doc = excluded.doc",
+            deadline_ms = excluded.deadline_ms, doc = excluded.doc",
     )?
     .execute(params![
         scope.account,
@@ -39,7 +39,6 @@ fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocation) ->
         i.released,
         i.state.is_final(),
         i.pending_message(),
-        i.visible_after_ms,
         deadline,
         serde_json::to_string(i)?
     ])?;
@@ -136,7 +135,7 @@ impl SqliteStore {
         scope: &Scope,
         command_id: &str,
         which: Which<'_>,
-        f: &InvocationFn,
+        f: &InvocationFn<'_>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
         self.write(|tx| {
             let Some(mut cmd) = get_command(tx, scope, command_id)? else { return Ok(None) };
@@ -293,51 +292,38 @@ impl SqliteStore {
         rows.map(|r| doc(r?)).collect()
     }
 
-    /// Both statements name the partial index of waiting messages: without statistics
-    /// SQLite's planner preferred a primary-key prefix scan of the whole scope (measured:
-    /// it made delivery to 1,000 agents quadratic).
+    /// Names the partial index of waiting messages: without statistics SQLite's planner
+    /// preferred a primary-key prefix scan of the whole scope (measured: it made delivery
+    /// to 1,000 agents quadratic).
     pub(super) fn node_messages_sync(
         &self,
         scope: &Scope,
         instance_id: &str,
-        now_ms: i64,
-        visibility_ms: i64,
         limit: usize,
     ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
-        // Most polls find nothing: look before taking the write lock.
-        {
-            let conn = self.reader();
-            let any: Option<i64> = conn
-                .prepare_cached(
-                    "SELECT 1 FROM command_invocations INDEXED BY command_invocations_messages
-                     WHERE account = ?1 AND region = ?2 AND instance_id = ?3 AND pending_message = 1
-                       AND visible_after_ms <= ?4 LIMIT 1",
-                )?
-                .query_row(params![scope.account, scope.region, instance_id, now_ms], |r| r.get(0))
-                .optional()?;
-            if any.is_none() {
-                return Ok(Vec::new());
-            }
-        }
-        self.write(|tx| {
-            let invs = invocation_docs(
-                tx,
+        let conn = self.reader();
+        let invs: Vec<CommandInvocation> = {
+            let mut stmt = conn.prepare_cached(
                 "SELECT doc FROM command_invocations INDEXED BY command_invocations_messages
                  WHERE account = ?1 AND region = ?2 AND instance_id = ?3 AND pending_message = 1
-                   AND visible_after_ms <= ?4
-                 ORDER BY requested_ms, seq LIMIT ?5",
-                params![scope.account, scope.region, instance_id, now_ms, limit as i64],
+                 ORDER BY requested_ms, seq LIMIT ?4",
             )?;
-            let mut out = Vec::with_capacity(invs.len());
-            for mut inv in invs {
-                inv.visible_after_ms = now_ms + visibility_ms;
-                put_invocation(tx, scope, &inv)?;
-                if let Some(cmd) = get_command(tx, scope, &inv.command_id)? {
-                    out.push((cmd, inv));
-                }
+            let rows = stmt.query_map(params![scope.account, scope.region, instance_id, limit as i64], |r| {
+                r.get::<_, String>(0)
+            })?;
+            rows.map(|r| doc(r?)).collect::<Result<_, StoreError>>()?
+        };
+        let mut out = Vec::with_capacity(invs.len());
+        for inv in invs {
+            let body: Option<String> = conn
+                .prepare_cached("SELECT doc FROM commands WHERE account = ?1 AND region = ?2 AND command_id = ?3")?
+                .query_row(params![scope.account, scope.region, inv.command_id], |r| r.get(0))
+                .optional()?;
+            if let Some(body) = body {
+                out.push((doc(body)?, inv));
             }
-            Ok(out)
-        })
+        }
+        Ok(out)
     }
 
     pub(super) fn due_invocations_sync(

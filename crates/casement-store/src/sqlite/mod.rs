@@ -836,7 +836,7 @@ impl Store for SqliteStore {
         scope: &Scope,
         command_id: &str,
         which: Which<'_>,
-        f: &InvocationFn,
+        f: &InvocationFn<'_>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
         self.update_invocations_sync(scope, command_id, which, f)
     }
@@ -879,11 +879,9 @@ impl Store for SqliteStore {
         &self,
         scope: &Scope,
         instance_id: &str,
-        now_ms: i64,
-        visibility_ms: i64,
         limit: usize,
     ) -> Result<Vec<(Command, CommandInvocation)>, StoreError> {
-        self.node_messages_sync(scope, instance_id, now_ms, visibility_ms, limit)
+        self.node_messages_sync(scope, instance_id, limit)
     }
 
     async fn due_invocations(&self, now_ms: i64, limit: usize) -> Result<Vec<(Scope, String, String)>, StoreError> {

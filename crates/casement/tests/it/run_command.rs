@@ -391,7 +391,8 @@ async fn commands_reach_agents_of_another_server_on_postgresql() {
         eprintln!("TEST_DATABASE_URL is not set: skipped");
         return;
     };
-    let (dir_a, dir_b, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (dir_a, dir_b, tmp) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = Server::spawn(dir_a.path(), &["--database-url", &db]);
     let b = Server::spawn(dir_b.path(), &["--database-url", &db]);
     let (ca, cb) = (a.sdk(), b.sdk());
