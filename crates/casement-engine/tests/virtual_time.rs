@@ -826,7 +826,7 @@ async fn run_command_tasks_run_as_commands_on_their_nodes() {
         let command_id = inv.execution_id.as_deref().expect("ExecutionId is the CommandId");
         let cmd = w.store.get_command(&w.scope, command_id).await.unwrap().expect("the command exists");
         assert_eq!(cmd.parameters["commands"], [format!("echo {}", e.window_execution_id)]);
-        assert_eq!(cmd.instance_ids, [inv.resource_id.clone()]);
+        assert_eq!(cmd.instance_ids, std::slice::from_ref(&inv.resource_id));
         let ci = w.store.get_command_invocation(&w.scope, command_id, &inv.resource_id).await.unwrap().unwrap();
         assert_eq!(ci.stdout, format!("ran on {}", inv.resource_id));
         // The command ran for its ten (virtual) minutes.

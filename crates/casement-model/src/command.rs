@@ -169,6 +169,69 @@ pub struct Command {
     pub counts: Counts,
 }
 
+impl Command {
+    /// A command as SendCommand records it: Pending, nothing counted yet, the optional
+    /// members unset.
+    pub fn new(command_id: String, document_name: String, requested_ms: i64, expires_ms: i64) -> Self {
+        Self {
+            command_id,
+            document_name,
+            document_version: None,
+            comment: None,
+            parameters: BTreeMap::new(),
+            instance_ids: vec![],
+            targets: vec![],
+            requested_ms,
+            expires_ms,
+            timeout_seconds: None,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY.into(),
+            max_errors: DEFAULT_MAX_ERRORS.into(),
+            output_s3_region: None,
+            output_s3_bucket_name: None,
+            output_s3_key_prefix: None,
+            service_role: None,
+            notification_config: None,
+            cloud_watch_output_config: None,
+            alarm_configuration: None,
+            status: "Pending".into(),
+            status_details: "Pending".into(),
+            target_count: 0,
+            completed_count: 0,
+            error_count: 0,
+            delivery_timed_out_count: 0,
+            cancel_requested: false,
+            counts: Counts::default(),
+        }
+    }
+
+    /// The invocation of this command on one node, Pending until its deadline.
+    pub fn invocation(
+        &self,
+        instance_id: String,
+        instance_name: String,
+        seq: u32,
+        deadline_ms: i64,
+    ) -> CommandInvocation {
+        CommandInvocation {
+            command_id: self.command_id.clone(),
+            instance_id,
+            instance_name,
+            seq,
+            state: InvocationState::Pending,
+            requested_ms: self.requested_ms,
+            start_ms: None,
+            end_ms: None,
+            response_code: -1,
+            stdout: String::new(),
+            stderr: String::new(),
+            released: false,
+            acked: false,
+            cancel_pending: false,
+            deadline_ms,
+        }
+    }
+}
+
 /// One command on one node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandInvocation {
@@ -349,35 +412,10 @@ mod tests {
     use super::*;
 
     fn cmd(max_concurrency: &str, max_errors: &str) -> Command {
-        Command {
-            command_id: "c".into(),
-            document_name: RUN_SHELL_SCRIPT.into(),
-            document_version: None,
-            comment: None,
-            parameters: BTreeMap::new(),
-            instance_ids: vec![],
-            targets: vec![],
-            requested_ms: 0,
-            expires_ms: 0,
-            timeout_seconds: None,
-            max_concurrency: max_concurrency.into(),
-            max_errors: max_errors.into(),
-            output_s3_region: None,
-            output_s3_bucket_name: None,
-            output_s3_key_prefix: None,
-            service_role: None,
-            notification_config: None,
-            cloud_watch_output_config: None,
-            alarm_configuration: None,
-            status: String::new(),
-            status_details: String::new(),
-            target_count: 0,
-            completed_count: 0,
-            error_count: 0,
-            delivery_timed_out_count: 0,
-            cancel_requested: false,
-            counts: Counts::default(),
-        }
+        let mut c = Command::new("c".into(), RUN_SHELL_SCRIPT.into(), 0, 0);
+        c.max_concurrency = max_concurrency.into();
+        c.max_errors = max_errors.into();
+        c
     }
 
     #[test]

@@ -486,58 +486,18 @@ pub async fn nodes_register_within_limits(s: &dyn Store) {
 }
 
 fn command(id: &str, requested_ms: i64, max_concurrency: &str, max_errors: &str) -> casement_model::Command {
-    casement_model::Command {
-        command_id: id.into(),
-        document_name: "AWS-RunShellScript".into(),
-        document_version: None,
-        comment: None,
-        parameters: Default::default(),
-        instance_ids: vec![],
-        targets: vec![],
-        requested_ms,
-        expires_ms: requested_ms + 10_000,
-        timeout_seconds: None,
-        max_concurrency: max_concurrency.into(),
-        max_errors: max_errors.into(),
-        output_s3_region: None,
-        output_s3_bucket_name: None,
-        output_s3_key_prefix: None,
-        service_role: None,
-        notification_config: None,
-        cloud_watch_output_config: None,
-        alarm_configuration: None,
-        status: "Pending".into(),
-        status_details: "Pending".into(),
-        target_count: 0,
-        completed_count: 0,
-        error_count: 0,
-        delivery_timed_out_count: 0,
-        cancel_requested: false,
-        counts: Default::default(),
-    }
+    let mut c =
+        casement_model::Command::new(id.into(), "AWS-RunShellScript".into(), requested_ms, requested_ms + 10_000);
+    c.max_concurrency = max_concurrency.into();
+    c.max_errors = max_errors.into();
+    c
 }
 
 fn invocations(cmd: &casement_model::Command, nodes: &[&str]) -> Vec<casement_model::CommandInvocation> {
     nodes
         .iter()
         .enumerate()
-        .map(|(i, n)| casement_model::CommandInvocation {
-            command_id: cmd.command_id.clone(),
-            instance_id: (*n).into(),
-            instance_name: String::new(),
-            seq: i as u32,
-            state: casement_model::InvocationState::Pending,
-            requested_ms: cmd.requested_ms,
-            start_ms: None,
-            end_ms: None,
-            response_code: -1,
-            stdout: String::new(),
-            stderr: String::new(),
-            released: false,
-            acked: false,
-            cancel_pending: false,
-            deadline_ms: cmd.requested_ms + 1_000,
-        })
+        .map(|(i, n)| cmd.invocation((*n).into(), String::new(), i as u32, cmd.requested_ms + 1_000))
         .collect()
 }
 

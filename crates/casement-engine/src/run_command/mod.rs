@@ -137,55 +137,27 @@ impl RunCommand {
         let nodes = self.resolve(scope, &req).await?;
         let now = self.now();
         let delivery = req.timeout_seconds.unwrap_or(DEFAULT_DELIVERY_TIMEOUT_SECS);
-        let cmd = Command {
-            command_id: req.command_id.clone().unwrap_or_else(casement_model::ids::new_uuid),
-            document_name: req.document_name,
-            document_version: req.document_version,
-            comment: req.comment,
-            parameters: req.parameters,
-            instance_ids: req.instance_ids,
-            targets: req.targets,
-            requested_ms: now,
-            expires_ms: now + (delivery + execution_timeout) * 1000,
-            timeout_seconds: req.timeout_seconds,
-            max_concurrency: req.max_concurrency.unwrap_or_else(|| DEFAULT_MAX_CONCURRENCY.into()),
-            max_errors: req.max_errors.unwrap_or_else(|| DEFAULT_MAX_ERRORS.into()),
-            output_s3_region: req.output_s3_region,
-            output_s3_bucket_name: req.output_s3_bucket_name,
-            output_s3_key_prefix: req.output_s3_key_prefix,
-            service_role: req.service_role,
-            notification_config: req.notification_config,
-            cloud_watch_output_config: req.cloud_watch_output_config,
-            alarm_configuration: req.alarm_configuration,
-            status: "Pending".into(),
-            status_details: "Pending".into(),
-            target_count: nodes.len() as i64,
-            completed_count: 0,
-            error_count: 0,
-            delivery_timed_out_count: 0,
-            cancel_requested: false,
-            counts: Default::default(),
-        };
+        let command_id = req.command_id.clone().unwrap_or_else(casement_model::ids::new_uuid);
+        let mut cmd = Command::new(command_id, req.document_name, now, now + (delivery + execution_timeout) * 1000);
+        cmd.document_version = req.document_version;
+        cmd.comment = req.comment;
+        cmd.parameters = req.parameters;
+        cmd.instance_ids = req.instance_ids;
+        cmd.targets = req.targets;
+        cmd.timeout_seconds = req.timeout_seconds;
+        cmd.max_concurrency = req.max_concurrency.unwrap_or_else(|| DEFAULT_MAX_CONCURRENCY.into());
+        cmd.max_errors = req.max_errors.unwrap_or_else(|| DEFAULT_MAX_ERRORS.into());
+        cmd.output_s3_region = req.output_s3_region;
+        cmd.output_s3_bucket_name = req.output_s3_bucket_name;
+        cmd.output_s3_key_prefix = req.output_s3_key_prefix;
+        cmd.service_role = req.service_role;
+        cmd.notification_config = req.notification_config;
+        cmd.cloud_watch_output_config = req.cloud_watch_output_config;
+        cmd.alarm_configuration = req.alarm_configuration;
         let invocations: Vec<CommandInvocation> = nodes
             .into_iter()
             .enumerate()
-            .map(|(seq, (instance_id, instance_name))| CommandInvocation {
-                command_id: cmd.command_id.clone(),
-                instance_id,
-                instance_name,
-                seq: seq as u32,
-                state: InvocationState::Pending,
-                requested_ms: now,
-                start_ms: None,
-                end_ms: None,
-                response_code: -1,
-                stdout: String::new(),
-                stderr: String::new(),
-                released: false,
-                acked: false,
-                cancel_pending: false,
-                deadline_ms: now + delivery * 1000,
-            })
+            .map(|(seq, (instance_id, name))| cmd.invocation(instance_id, name, seq as u32, now + delivery * 1000))
             .collect();
         let update = self.store.create_command(scope, &cmd, &invocations).await?;
         self.announce(&update);
