@@ -399,6 +399,22 @@ pub fn settle(cmd: &mut Command) -> Settle {
     out
 }
 
+/// Settle a new command before it is stored: count its invocations and release the first
+/// MaxConcurrency of them (in order), so they are written once, already released.
+pub fn prepare(cmd: &mut Command, invocations: &mut [CommandInvocation]) {
+    cmd.counts = Counts::default();
+    for inv in invocations.iter() {
+        cmd.counts.add(inv);
+    }
+    let s = settle(cmd);
+    for inv in invocations.iter_mut().filter(|i| !i.released && !i.state.is_final()).take(s.release) {
+        let before = inv.clone();
+        inv.released = true;
+        cmd.counts.change(&before, inv);
+    }
+    settle(cmd);
+}
+
 /// Keep the first `max` characters (output limits are in characters, not bytes).
 pub fn clip_chars(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {

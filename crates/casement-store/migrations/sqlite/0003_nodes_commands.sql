@@ -52,7 +52,6 @@ CREATE TABLE command_invocations (
     doc              TEXT NOT NULL,
     PRIMARY KEY (account, region, command_id, instance_id)
 ) WITHOUT ROWID;
-CREATE INDEX command_invocations_by_seq ON command_invocations (account, region, command_id, seq);
 CREATE INDEX command_invocations_by_time ON command_invocations (account, region, requested_ms, command_id, instance_id);
 CREATE INDEX command_invocations_by_node ON command_invocations (account, region, instance_id, requested_ms, command_id);
 CREATE INDEX command_invocations_messages ON command_invocations (account, region, instance_id) WHERE pending_message = 1;

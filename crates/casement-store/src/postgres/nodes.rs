@@ -2,7 +2,7 @@
 //! backend; a command's changes serialize on its row (`SELECT … FOR UPDATE`), so replies
 //! reaching different servers settle one after the other.
 
-use casement_model::command::{settle, Counts};
+use casement_model::command::{prepare, settle};
 use casement_model::{Activation, Command, CommandInvocation, InvocationState, ManagedNode, NodeKey, Scope, Tag};
 use tokio_postgres::Transaction;
 
@@ -313,12 +313,14 @@ impl PgStore {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
         let mut cmd = command.clone();
-        cmd.counts = Counts::default();
-        for inv in invocations {
-            cmd.counts.add(inv);
+        let mut invocations = invocations.to_vec();
+        prepare(&mut cmd, &mut invocations);
+        for inv in &invocations {
             put_invocation(&tx, scope, inv).await?;
         }
-        let (mut changed, mut notify) = (Vec::new(), Vec::new());
+        let mut notify: Vec<String> =
+            invocations.iter().filter(|i| i.pending_message()).map(|i| i.instance_id.clone()).collect();
+        let mut changed: Vec<CommandInvocation> = invocations.into_iter().filter(|i| i.pending_message()).collect();
         settle_command(&tx, scope, &mut cmd, &mut changed, &mut notify).await?;
         tx.commit().await?;
         Ok(CommandUpdate { command: cmd, changed, notify })

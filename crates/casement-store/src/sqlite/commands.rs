@@ -2,7 +2,7 @@
 //! (an invocation with a message waiting is the queue entry: no separate table to keep
 //! in step).
 
-use casement_model::command::{settle, Counts};
+use casement_model::command::{prepare, settle};
 use casement_model::{Command, CommandInvocation, InvocationState, Scope};
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -119,12 +119,14 @@ impl SqliteStore {
     ) -> Result<CommandUpdate, StoreError> {
         self.write(|tx| {
             let mut cmd = command.clone();
-            cmd.counts = Counts::default();
-            for inv in invocations {
-                cmd.counts.add(inv);
+            let mut invocations = invocations.to_vec();
+            prepare(&mut cmd, &mut invocations);
+            for inv in &invocations {
                 put_invocation(tx, scope, inv)?;
             }
-            let (mut changed, mut notify) = (Vec::new(), Vec::new());
+            let mut notify: Vec<String> =
+                invocations.iter().filter(|i| i.pending_message()).map(|i| i.instance_id.clone()).collect();
+            let mut changed: Vec<CommandInvocation> = invocations.into_iter().filter(|i| i.pending_message()).collect();
             settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
             Ok(CommandUpdate { command: cmd, changed, notify })
         })
