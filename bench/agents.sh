@@ -24,7 +24,9 @@ ulimit -n 16384
 for _ in $(seq 100); do curl -sf http://127.0.0.1:4593/health >/dev/null && break; sleep 0.1; done
 "$BIN/agents_delivery" http://127.0.0.1:4593 "$CASEMENT_ACCESS_KEY_ID" "$CASEMENT_SECRET_ACCESS_KEY" "$N" "$ROUNDS"
 
-# Part 2: one real agent, registered, then left idle.
+# Part 2: one real agent, registered, then left idle. It runs from its own copy of the
+# binary, as on a node where no server runs (a binary shared with the running server
+# would count the server's pages in the agent's resident size).
 ACT="$(python3 - <<'PY'
 import boto3
 c = boto3.client("ssm", endpoint_url="http://127.0.0.1:4593", region_name="us-east-1",
@@ -34,14 +36,17 @@ print(a["ActivationCode"], a["ActivationId"])
 PY
 )"
 read -r CODE ID <<< "$ACT"
-"$BIN/casement" agent --endpoint http://127.0.0.1:4593 --activation-code "$CODE" --activation-id "$ID" \
+cp "$BIN/casement" "$WORK/casement-node"
+"$WORK/casement-node" agent --endpoint http://127.0.0.1:4593 --activation-code "$CODE" --activation-id "$ID" \
     --state-dir "$WORK/agent" > "$WORK/agent.log" 2>&1 &
 AGENT=$!
 sleep 5
 ticks() { awk '{print $14 + $15}' "/proc/$AGENT/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$AGENT/status"; }
+STARTUP_RSS="$(rss)"
 T0="$(ticks)"
 sleep "$IDLE"
 T1="$(ticks)"
-RSS="$(awk '/VmRSS/ {print $2}' "/proc/$AGENT/status")"
+RSS="$(rss)"
 HZ="$(getconf CLK_TCK)"
-python3 -c "import sys; rss, t0, t1, hz, idle = map(int, sys.argv[1:]); print(f'RESULT idle-agent rss_mib={rss/1024:.1f} cpu_ms_over_{idle}s={(t1-t0)*1000/hz:.0f} cpu_percent={(t1-t0)/hz/idle*100:.3f}')" "$RSS" "$T0" "$T1" "$HZ" "$IDLE"
+python3 -c "import sys; s, rss, t0, t1, hz, idle = map(int, sys.argv[1:]); print(f'RESULT idle-agent rss_after_start_mib={s/1024:.1f} rss_idle_mib={rss/1024:.1f} cpu_ms_over_{idle}s={(t1-t0)*1000/hz:.0f} cpu_percent={(t1-t0)/hz/idle*100:.3f}')" "$STARTUP_RSS" "$RSS" "$T0" "$T1" "$HZ" "$IDLE"
