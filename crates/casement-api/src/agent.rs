@@ -22,6 +22,62 @@ use crate::activations::code_hash;
 use crate::errors::internal;
 use crate::{Api, Context};
 
+/// How long a node's key is trusted from memory before the store is asked again; a node
+/// deregistered through another server is refused within this time (through this one, at
+/// once).
+const KEY_TTL_MS: i64 = 5_000;
+/// A poll records the node's ping at most this often (health reports always do).
+const PING_EVERY_MS: i64 = 10_000;
+
+/// What the agent operations keep in memory so that a poll costs no store read or write
+/// on the hot path: nodes' keys, and when each node's ping was last written.
+#[derive(Default)]
+pub struct NodeCache {
+    keys: std::sync::Mutex<std::collections::HashMap<String, (casement_model::NodeKey, i64)>>,
+    pings: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl NodeCache {
+    /// Forget a node (it was deregistered).
+    pub fn forget(&self, instance_id: &str) {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (k, _)| k.instance_id != instance_id);
+        self.pings.lock().unwrap_or_else(|p| p.into_inner()).remove(instance_id);
+    }
+
+    fn ping_due(&self, instance_id: &str, now_ms: i64) -> bool {
+        let mut pings = self.pings.lock().unwrap_or_else(|p| p.into_inner());
+        match pings.get(instance_id) {
+            Some(t) if now_ms - *t < PING_EVERY_MS => false,
+            _ => {
+                pings.insert(instance_id.to_owned(), now_ms);
+                true
+            }
+        }
+    }
+}
+
+/// The node that owns an access key, from memory when recently read.
+pub async fn node_key(
+    api: &Api,
+    access_key_id: &str,
+    now_ms: i64,
+) -> Result<Option<casement_model::NodeKey>, ApiError> {
+    if let Some((key, at)) = api.nodes.keys.lock().unwrap_or_else(|p| p.into_inner()).get(access_key_id) {
+        if now_ms - *at < KEY_TTL_MS {
+            return Ok(Some(key.clone()));
+        }
+    }
+    let key = api.store.node_key(access_key_id).await.map_err(internal)?;
+    if let Some(k) = &key {
+        let mut keys = api.nodes.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if keys.len() > 100_000 {
+            keys.clear();
+        }
+        keys.insert(access_key_id.to_owned(), (k.clone(), now_ms));
+    }
+    Ok(key)
+}
+
 /// A node, authenticated by its key.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -139,7 +195,9 @@ async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesReq
     if req.destination != node.instance_id {
         return Err(not_yours(&req.destination));
     }
-    api.store.ping_node(&node.scope, &node.instance_id, ctx.now_ms).await.map_err(internal)?;
+    if api.nodes.ping_due(&node.instance_id, ctx.now_ms) {
+        api.store.ping_node(&node.scope, &node.instance_id, ctx.now_ms).await.map_err(internal)?;
+    }
     let wait = Duration::from_secs(agent::MAX_POLL_SECONDS).min(api.config.max_poll);
     let found = api.run_command.messages(&node.scope, &node.instance_id, wait).await.map_err(internal)?;
     let mut messages = Vec::with_capacity(found.len());

@@ -55,11 +55,13 @@ pub struct Api {
     pub signals: Arc<Signals>,
     /// Run Command, shared with the engine's RUN_COMMAND runner.
     pub run_command: Arc<RunCommand>,
+    /// Nodes' keys and pings, for the agent operations.
+    pub nodes: agent::NodeCache,
 }
 
 impl Api {
     pub fn new(store: Arc<dyn Store>, config: ApiConfig, signals: Arc<Signals>, run_command: Arc<RunCommand>) -> Self {
-        Self { store, config, schedules: Default::default(), signals, run_command }
+        Self { store, config, schedules: Default::default(), signals, run_command, nodes: Default::default() }
     }
 }
 

@@ -224,6 +224,7 @@ pub struct DeregisterRequest {
 
 pub async fn deregister(api: &Api, ctx: &Context, req: DeregisterRequest) -> Result<Empty, ApiError> {
     if api.store.deregister_node(&ctx.scope, &req.instance_id).await.map_err(internal)? {
+        api.nodes.forget(&req.instance_id);
         Ok(Empty {})
     } else {
         Err(ApiError::InvalidInstanceId(format!(

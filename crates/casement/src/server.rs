@@ -309,10 +309,9 @@ async fn agent_call(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::MissingAuthenticationToken("Missing Authentication Token".into()))?;
     let akid = casement_protocol::sigv4::Authorization::parse(auth)?.access_key_id.to_owned();
-    let key =
-        api.store.node_key(&akid).await.map_err(casement_api::internal)?.ok_or_else(|| {
-            ApiError::UnrecognizedClient("The security token included in the request is invalid.".into())
-        })?;
+    let key = casement_api::agent::node_key(api, &akid, now.timestamp_millis())
+        .await?
+        .ok_or_else(|| ApiError::UnrecognizedClient("The security token included in the request is invalid.".into()))?;
     if key.deregistered {
         return Err(ApiError::AccessDenied(format!("Managed node {} is deregistered.", key.instance_id)));
     }

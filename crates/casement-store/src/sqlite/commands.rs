@@ -2,6 +2,8 @@
 //! (an invocation with a message waiting is the queue entry: no separate table to keep
 //! in step).
 
+use std::sync::Arc;
+
 use casement_model::command::{prepare, settle};
 use casement_model::{Command, CommandInvocation, InvocationState, Scope};
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -110,26 +112,54 @@ fn now() -> i64 {
     super::now_ms()
 }
 
+/// Beyond this many cached commands the cache starts over.
+const COMMAND_CACHE_MAX: usize = 10_000;
+
 impl SqliteStore {
+    fn cached_command(&self, scope: &Scope, id: &str) -> Option<Arc<Command>> {
+        let map = self.commands.read().unwrap_or_else(|p| p.into_inner());
+        map.get(id).filter(|(s, _)| s == scope).map(|(_, c)| c.clone())
+    }
+
+    fn cache_command(&self, scope: &Scope, cmd: Arc<Command>) {
+        let mut map = self.commands.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= COMMAND_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(cmd.command_id.clone(), (scope.clone(), cmd));
+    }
+
+    /// A command, from the cache or the store (and then cached).
+    fn command(&self, tx: &Transaction<'_>, scope: &Scope, id: &str) -> Result<Option<Arc<Command>>, StoreError> {
+        if let Some(c) = self.cached_command(scope, id) {
+            return Ok(Some(c));
+        }
+        Ok(get_command(tx, scope, id)?.map(Arc::new))
+    }
+
     pub(super) fn create_command_sync(
         &self,
         scope: &Scope,
         command: &Command,
         invocations: &[CommandInvocation],
     ) -> Result<CommandUpdate, StoreError> {
-        self.write(|tx| {
-            let mut cmd = command.clone();
-            let mut invocations = invocations.to_vec();
-            prepare(&mut cmd, &mut invocations);
-            for inv in &invocations {
-                put_invocation(tx, scope, inv)?;
-            }
-            let mut notify: Vec<String> =
-                invocations.iter().filter(|i| i.pending_message()).map(|i| i.instance_id.clone()).collect();
-            let mut changed: Vec<CommandInvocation> = invocations.into_iter().filter(|i| i.pending_message()).collect();
-            settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
-            Ok(CommandUpdate { command: cmd, changed, notify })
-        })
+        self.write_then(
+            |tx| {
+                let mut cmd = command.clone();
+                let mut invocations = invocations.to_vec();
+                prepare(&mut cmd, &mut invocations);
+                for inv in &invocations {
+                    put_invocation(tx, scope, inv)?;
+                }
+                let mut notify: Vec<String> =
+                    invocations.iter().filter(|i| i.pending_message()).map(|i| i.instance_id.clone()).collect();
+                let mut changed: Vec<CommandInvocation> =
+                    invocations.into_iter().filter(|i| i.pending_message()).collect();
+                settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
+                Ok(CommandUpdate { command: cmd, changed, notify })
+            },
+            |u| self.cache_command(scope, Arc::new(u.command.clone())),
+        )
     }
 
     pub(super) fn update_invocations_sync(
@@ -139,46 +169,60 @@ impl SqliteStore {
         which: Which<'_>,
         f: &InvocationFn<'_>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
-        self.write(|tx| {
-            let Some(mut cmd) = get_command(tx, scope, command_id)? else { return Ok(None) };
-            let targets = match which {
-                Which::All => invocation_docs(
-                    tx,
-                    "SELECT doc FROM command_invocations WHERE account = ?1 AND region = ?2 AND command_id = ?3
+        self.write_then(
+            |tx| {
+                let Some(stored) = self.command(tx, scope, command_id)? else { return Ok(None) };
+                let mut cmd = (*stored).clone();
+                let targets = match which {
+                    Which::All => invocation_docs(
+                        tx,
+                        "SELECT doc FROM command_invocations WHERE account = ?1 AND region = ?2 AND command_id = ?3
                      ORDER BY seq",
-                    params![scope.account, scope.region, command_id],
-                )?,
-                Which::Instances(ids) => {
-                    let mut out = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        out.extend(invocation_docs(
-                            tx,
-                            "SELECT doc FROM command_invocations
+                        params![scope.account, scope.region, command_id],
+                    )?,
+                    Which::Instances(ids) => {
+                        let mut out = Vec::with_capacity(ids.len());
+                        for id in ids {
+                            out.extend(invocation_docs(
+                                tx,
+                                "SELECT doc FROM command_invocations
                              WHERE account = ?1 AND region = ?2 AND command_id = ?3 AND instance_id = ?4",
-                            params![scope.account, scope.region, command_id, id],
-                        )?);
+                                params![scope.account, scope.region, command_id, id],
+                            )?);
+                        }
+                        out
                     }
-                    out
-                }
-            };
-            let (mut changed, mut notify) = (Vec::new(), Vec::new());
-            for mut inv in targets {
-                let before = inv.clone();
-                if f(&mut cmd, &mut inv) {
-                    cmd.counts.change(&before, &inv);
-                    put_invocation(tx, scope, &inv)?;
-                    if inv.pending_message() {
-                        notify.push(inv.instance_id.clone());
+                };
+                let (mut changed, mut notify) = (Vec::new(), Vec::new());
+                for mut inv in targets {
+                    let before = inv.clone();
+                    if f(&mut cmd, &mut inv) {
+                        cmd.counts.change(&before, &inv);
+                        put_invocation(tx, scope, &inv)?;
+                        if inv.pending_message() {
+                            notify.push(inv.instance_id.clone());
+                        }
+                        changed.push(inv);
                     }
-                    changed.push(inv);
                 }
-            }
-            settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
-            Ok(Some(CommandUpdate { command: cmd, changed, notify }))
-        })
+                if changed.is_empty() && cmd == *stored {
+                    return Ok(Some(CommandUpdate { command: cmd, changed, notify }));
+                }
+                settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
+                Ok(Some(CommandUpdate { command: cmd, changed, notify }))
+            },
+            |u| {
+                if let Some(u) = u {
+                    self.cache_command(scope, Arc::new(u.command.clone()));
+                }
+            },
+        )
     }
 
     pub(super) fn get_command_sync(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
+        if let Some(c) = self.cached_command(scope, id) {
+            return Ok(Some((*c).clone()));
+        }
         let conn = self.reader();
         let body: Option<String> = conn
             .prepare_cached("SELECT doc FROM commands WHERE account = ?1 AND region = ?2 AND command_id = ?3")?

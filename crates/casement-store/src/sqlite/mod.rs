@@ -53,6 +53,9 @@ pub struct SqliteStore {
     /// Exact for the same reason as `windows`: every write passes through this process
     /// (an upsert replaces the entry, a purge empties the cache).
     invocations: RwLock<HashMap<String, (Scope, Arc<TaskInvocation>)>>,
+    /// Commands, by ID, as last committed (exact for the same reason): a reply settles its
+    /// command without parsing the stored document.
+    commands: RwLock<HashMap<String, (Scope, Arc<Command>)>>,
 }
 
 /// Beyond this many cached windows the cache starts over (a bound, not an LRU: windows
@@ -83,6 +86,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             windows: RwLock::new(HashMap::new()),
             invocations: RwLock::new(HashMap::new()),
+            commands: RwLock::new(HashMap::new()),
         })
     }
 
