@@ -109,20 +109,7 @@ pub async fn register(api: &Api, now_ms: i64, body: Value) -> Result<Vec<u8>, Ap
     if !casement_model::Activation::is_well_formed_id(&req.activation_id) {
         return Err(ApiError::InvalidActivationId(format!("{} is not a valid activation ID.", req.activation_id)));
     }
-    let node = ManagedNode {
-        instance_id: ManagedNode::generate_id(),
-        activation_id: String::new(),
-        iam_role: String::new(),
-        name: None,
-        registration_ms: now_ms,
-        agent_version: None,
-        platform_type: None,
-        platform_name: None,
-        platform_version: None,
-        ip_address: None,
-        computer_name: req.fingerprint.clone(),
-        last_ping_ms: now_ms,
-    };
+    let node = ManagedNode::unregistered(req.fingerprint.clone(), now_ms);
     let access_key_id = format!("ASIA{}", hex::encode_upper(rand::random::<[u8; 8]>()));
     let secret = base64_secret();
     let registered = api

@@ -705,20 +705,7 @@ impl World {
         self.store.create_activation(&self.scope, &a, "code", &[]).await.unwrap();
         let mut ids = Vec::new();
         for i in 0..n {
-            let node = casement_model::ManagedNode {
-                instance_id: casement_model::ManagedNode::generate_id(),
-                activation_id: String::new(),
-                iam_role: String::new(),
-                name: None,
-                registration_ms: 0,
-                agent_version: None,
-                platform_type: None,
-                platform_name: None,
-                platform_version: None,
-                ip_address: None,
-                computer_name: None,
-                last_ping_ms: 0,
-            };
+            let node = casement_model::ManagedNode::unregistered(None, 0);
             let (_, node) =
                 self.store.register_node(&a.activation_id, "code", 0, node, &format!("AK{i}"), "s").await.unwrap();
             ids.push(node.instance_id);

@@ -58,6 +58,25 @@ pub struct ManagedNode {
 }
 
 impl ManagedNode {
+    /// A node about to register: a fresh ID; the activation's role and name, and the
+    /// registration time, are filled in by the registration.
+    pub fn unregistered(computer_name: Option<String>, now_ms: i64) -> Self {
+        Self {
+            instance_id: Self::generate_id(),
+            activation_id: String::new(),
+            iam_role: String::new(),
+            name: None,
+            registration_ms: now_ms,
+            agent_version: None,
+            platform_type: None,
+            platform_name: None,
+            platform_version: None,
+            ip_address: None,
+            computer_name,
+            last_ping_ms: now_ms,
+        }
+    }
+
     /// `mi-` and 17 lower-case hex digits, like SSM's.
     pub fn generate_id() -> String {
         let bytes: [u8; 9] = rand::random();

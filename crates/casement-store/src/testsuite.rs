@@ -409,20 +409,7 @@ fn activation(limit: i64, expiration_ms: i64) -> casement_model::Activation {
 }
 
 fn node() -> casement_model::ManagedNode {
-    casement_model::ManagedNode {
-        instance_id: casement_model::ManagedNode::generate_id(),
-        activation_id: String::new(),
-        iam_role: String::new(),
-        name: None,
-        registration_ms: 0,
-        agent_version: None,
-        platform_type: None,
-        platform_name: None,
-        platform_version: None,
-        ip_address: None,
-        computer_name: Some("host".into()),
-        last_ping_ms: 0,
-    }
+    casement_model::ManagedNode::unregistered(Some("host".into()), 0)
 }
 
 pub async fn nodes_register_within_limits(s: &dyn Store) {

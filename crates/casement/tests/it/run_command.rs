@@ -11,7 +11,7 @@ use aws_sdk_ssm::types::{
 };
 use serde_json::Value;
 
-use crate::common::{at_in, code, wait_for_executions, Server};
+use crate::common::{at_in, code, create_window, wait_for_executions, Server};
 use crate::nodes::{activation, fleet, Agent};
 
 fn shell(
@@ -63,19 +63,7 @@ async fn a_window_runs_a_shell_command_on_three_tagged_nodes() {
             .await
             .unwrap();
     }
-    let window = c
-        .create_maintenance_window()
-        .name("fleet-patch")
-        .schedule(at_in(3))
-        .duration(2)
-        .cutoff(1)
-        .allow_unassociated_targets(false)
-        .send()
-        .await
-        .unwrap()
-        .window_id()
-        .unwrap()
-        .to_owned();
+    let window = create_window(&c, "fleet-patch", &at_in(3), false).await;
     let target = c
         .register_target_with_maintenance_window()
         .window_id(&window)
@@ -403,19 +391,7 @@ async fn commands_reach_agents_of_another_server_on_postgresql() {
     let inv = final_invocation(&ca, sent.command().unwrap().command_id().unwrap(), &node, 30).await;
     assert_eq!((inv.status().unwrap().as_str(), inv.standard_output_content()), ("Success", Some("via b\n")));
 
-    let window = cb
-        .create_maintenance_window()
-        .name("pg-run-command")
-        .schedule(at_in(2))
-        .duration(2)
-        .cutoff(1)
-        .allow_unassociated_targets(true)
-        .send()
-        .await
-        .unwrap()
-        .window_id()
-        .unwrap()
-        .to_owned();
+    let window = create_window(&cb, "pg-run-command", &at_in(2), true).await;
     cb.register_task_with_maintenance_window()
         .window_id(&window)
         .task_type(MaintenanceWindowTaskType::RunCommand)
