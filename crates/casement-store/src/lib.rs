@@ -335,7 +335,8 @@ pub trait Store: Send + Sync + 'static {
         invocation: &str,
     ) -> Result<Option<TaskInvocation>, StoreError>;
     /// Delete final executions (with their tasks and invocations) that ended before
-    /// `before_ms`, and outbox events older than it. Returns executions deleted.
+    /// `before_ms`, outbox events older than it, and commands requested before it whose
+    /// invocations are all final. Returns executions deleted.
     async fn purge_history(&self, before_ms: i64) -> Result<usize, StoreError>;
 
     // ---- managed nodes ----

@@ -577,6 +577,16 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     let got = s.get_command_invocation(&sc, &c.command_id, "mi-a").await.unwrap().unwrap();
     assert_eq!(got.state, St::Failed);
     assert!(s.get_command(&other_scope(), &c.command_id).await.unwrap().is_none());
+
+    // Retention: a command still running is kept; finished ones go with their invocations.
+    let c3 = command("2b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 3_000, "1", "0");
+    s.create_command(&sc, &c3, &invocations(&c3, &["mi-a"])).await.unwrap();
+    s.purge_history(i64::MAX).await.unwrap();
+    assert!(s.get_command(&sc, &c.command_id).await.unwrap().is_none());
+    assert!(s.get_command_invocation(&sc, &c.command_id, "mi-a").await.unwrap().is_none());
+    assert!(s.get_command(&sc, &c2.command_id).await.unwrap().is_none());
+    assert!(s.get_command(&sc, &c3.command_id).await.unwrap().is_some());
+    assert_eq!(s.list_command_invocations(&sc, None, None, None, 10).await.unwrap().len(), 1);
 }
 
 /// yielding `(store, guard)`, where the guard keeps any temporary resources alive.

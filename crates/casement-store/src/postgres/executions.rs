@@ -374,6 +374,20 @@ impl PgStore {
         .await?;
         let n = tx.execute("DELETE FROM window_executions WHERE finished AND end_ms < $1", &[&before]).await?;
         tx.execute("DELETE FROM events WHERE created_ms < $1", &[&before]).await?;
+        tx.execute(
+            "DELETE FROM commands WHERE requested_ms < $1 AND NOT EXISTS (
+                 SELECT 1 FROM command_invocations i WHERE i.account = commands.account
+                   AND i.region = commands.region AND i.command_id = commands.command_id AND NOT i.finished)",
+            &[&before],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM command_invocations WHERE requested_ms < $1 AND NOT EXISTS (
+                 SELECT 1 FROM commands c WHERE c.account = command_invocations.account
+                   AND c.region = command_invocations.region AND c.command_id = command_invocations.command_id)",
+            &[&before],
+        )
+        .await?;
         tx.commit().await?;
         Ok(n as usize)
     }

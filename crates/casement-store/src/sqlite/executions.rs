@@ -369,7 +369,22 @@ impl SqliteStore {
             )?;
             let n = tx.execute("DELETE FROM window_executions WHERE finished = 1 AND end_ms < ?1", params![before])?;
             tx.execute("DELETE FROM events WHERE created_ms < ?1", params![before])?;
+            // Run Command history: commands requested before the cutoff whose invocations
+            // are all final, with their invocations.
+            tx.execute(
+                "DELETE FROM commands WHERE requested_ms < ?1 AND NOT EXISTS (
+                     SELECT 1 FROM command_invocations i WHERE i.account = commands.account
+                       AND i.region = commands.region AND i.command_id = commands.command_id AND i.finished = 0)",
+                params![before],
+            )?;
+            tx.execute(
+                "DELETE FROM command_invocations WHERE requested_ms < ?1 AND NOT EXISTS (
+                     SELECT 1 FROM commands c WHERE c.account = command_invocations.account
+                       AND c.region = command_invocations.region AND c.command_id = command_invocations.command_id)",
+                params![before],
+            )?;
             self.invocations.write().unwrap_or_else(|p| p.into_inner()).clear();
+            self.commands.write().unwrap_or_else(|p| p.into_inner()).clear();
             Ok(n)
         })
     }
