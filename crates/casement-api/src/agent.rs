@@ -222,26 +222,32 @@ async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesReq
 }
 
 /// The command a node's MessageId names; refused unless it is the node's own.
-async fn own_message<'a>(api: &Api, node: &Node, id: &'a str) -> Result<(&'a str, bool), ApiError> {
+fn own_message<'a>(node: &Node, id: &'a str) -> Result<(&'a str, bool), ApiError> {
     let (command, instance, cancel) = agent::parse_message_id(id)
         .ok_or_else(|| ApiError::Validation(format!("MessageId {id} is not a valid message ID.")))?;
     if instance != node.instance_id {
         return Err(not_yours(id));
     }
-    match api.store.get_command_invocation(&node.scope, command, instance).await.map_err(internal)? {
-        Some(_) => Ok((command, cancel)),
-        None => Err(ApiError::DoesNotExist(format!("Message {id} does not exist."))),
+    Ok((command, cancel))
+}
+
+/// What an agent call answers: `{}`, or that the message names nothing sent to it.
+fn done(found: bool, id: &str) -> Result<Vec<u8>, ApiError> {
+    if found {
+        json(serde_json::json!({}))
+    } else {
+        Err(ApiError::DoesNotExist(format!("Message {id} does not exist.")))
     }
 }
 
 async fn acknowledge(api: &Api, node: &Node, req: AcknowledgeMessageRequest) -> Result<Vec<u8>, ApiError> {
-    let (command, cancel) = own_message(api, node, &req.message_id).await?;
-    api.run_command.acknowledge(&node.scope, &node.instance_id, command, cancel).await.map_err(internal)?;
-    json(serde_json::json!({}))
+    let (command, cancel) = own_message(node, &req.message_id)?;
+    let found = api.run_command.acknowledge(&node.scope, &node.instance_id, command, cancel).await.map_err(internal)?;
+    done(found, &req.message_id)
 }
 
 async fn send_reply(api: &Api, node: &Node, req: SendReplyRequest) -> Result<Vec<u8>, ApiError> {
-    let (command, _) = own_message(api, node, &req.message_id).await?;
+    let (command, _) = own_message(node, &req.message_id)?;
     let payload: ReplyPayload = serde_json::from_str(&req.payload)
         .map_err(|e| ApiError::Validation(format!("The reply payload is not valid: {e}")))?;
     let plugin = payload.runtime_status.values().next();
@@ -251,12 +257,13 @@ async fn send_reply(api: &Api, node: &Node, req: SendReplyRequest) -> Result<Vec
         stdout: plugin.map(|p| p.standard_output.clone()),
         stderr: plugin.map(|p| p.standard_error.clone()),
     };
-    api.run_command.reply(&node.scope, &node.instance_id, command, reply).await.map_err(internal)?;
-    json(serde_json::json!({}))
+    let found = api.run_command.reply(&node.scope, &node.instance_id, command, reply).await.map_err(internal)?;
+    done(found, &req.message_id)
 }
 
 async fn fail(api: &Api, node: &Node, req: FailMessageRequest) -> Result<Vec<u8>, ApiError> {
-    let (command, _) = own_message(api, node, &req.message_id).await?;
-    api.run_command.fail(&node.scope, &node.instance_id, command, &req.failure_type).await.map_err(internal)?;
-    json(serde_json::json!({}))
+    let (command, _) = own_message(node, &req.message_id)?;
+    let found =
+        api.run_command.fail(&node.scope, &node.instance_id, command, &req.failure_type).await.map_err(internal)?;
+    done(found, &req.message_id)
 }

@@ -129,6 +129,8 @@ pub struct CommandUpdate {
     pub changed: Vec<CommandInvocation>,
     /// Nodes that now have a message waiting (released invocations, cancels).
     pub notify: Vec<String>,
+    /// How many invocations the change was offered (found among those it chose).
+    pub matched: usize,
 }
 
 /// Pagination key of commands and command invocations, newest first:

@@ -533,6 +533,10 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
         .await
         .unwrap()
         .is_none());
+    let elsewhere = ["mi-z".to_string()];
+    let none = s.update_invocations(&sc, &c.command_id, Which::Instances(&elsewhere), &|_, _| true).await.unwrap();
+    assert_eq!(none.unwrap().matched, 0, "a node the command was not sent to matches nothing");
+    assert_eq!(acked.matched, 1);
 
     // A second command: success releases the next node; deadlines come due.
     let c2 = command("1b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 2_000, "1", "1");

@@ -258,7 +258,8 @@ impl RunCommand {
         }
     }
 
-    /// AcknowledgeMessage: the agent took the command (or the cancel) for `node`.
+    /// AcknowledgeMessage: the agent took the command (or the cancel) for `node`. Returns
+    /// whether the command was sent to that node at all.
     pub async fn acknowledge(
         &self,
         scope: &Scope,
@@ -288,10 +289,14 @@ impl RunCommand {
                 true
             })
             .await?;
-        Ok(update.map(|u| self.announce(&u)).is_some())
+        Ok(update.is_some_and(|u| {
+            self.announce(&u);
+            u.matched > 0
+        }))
     }
 
-    /// SendReply: the agent's status for the command on `node`.
+    /// SendReply: the agent's status for the command on `node`. Returns whether the
+    /// command was sent to that node at all.
     pub async fn reply(&self, scope: &Scope, node: &str, command_id: &str, reply: Reply) -> Result<bool, StoreError> {
         let now = self.now();
         let nodes = [node.to_owned()];
@@ -329,7 +334,10 @@ impl RunCommand {
                 }
             })
             .await?;
-        Ok(update.map(|u| self.announce(&u)).is_some())
+        Ok(update.is_some_and(|u| {
+            self.announce(&u);
+            u.matched > 0
+        }))
     }
 
     /// FailMessage: the agent could not take the command at all.

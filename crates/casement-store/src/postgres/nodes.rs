@@ -323,7 +323,7 @@ impl PgStore {
         let mut changed: Vec<CommandInvocation> = invocations.into_iter().filter(|i| i.pending_message()).collect();
         settle_command(&tx, scope, &mut cmd, &mut changed, &mut notify).await?;
         tx.commit().await?;
-        Ok(CommandUpdate { command: cmd, changed, notify })
+        Ok(CommandUpdate { command: cmd, changed, notify, matched: 0 })
     }
 
     pub(super) async fn update_invocations_pg(
@@ -367,6 +367,7 @@ impl PgStore {
             }
         };
         let (mut changed, mut notify) = (Vec::new(), Vec::new());
+        let matched = targets.len();
         for mut inv in targets {
             let before = inv.clone();
             if f(&mut cmd, &mut inv) {
@@ -380,7 +381,7 @@ impl PgStore {
         }
         settle_command(&tx, scope, &mut cmd, &mut changed, &mut notify).await?;
         tx.commit().await?;
-        Ok(Some(CommandUpdate { command: cmd, changed, notify }))
+        Ok(Some(CommandUpdate { command: cmd, changed, notify, matched }))
     }
 
     pub(super) async fn get_command_pg(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {

@@ -156,7 +156,7 @@ impl SqliteStore {
                 let mut changed: Vec<CommandInvocation> =
                     invocations.into_iter().filter(|i| i.pending_message()).collect();
                 settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
-                Ok(CommandUpdate { command: cmd, changed, notify })
+                Ok(CommandUpdate { command: cmd, changed, notify, matched: 0 })
             },
             |u| self.cache_command(scope, Arc::new(u.command.clone())),
         )
@@ -194,6 +194,7 @@ impl SqliteStore {
                     }
                 };
                 let (mut changed, mut notify) = (Vec::new(), Vec::new());
+                let matched = targets.len();
                 for mut inv in targets {
                     let before = inv.clone();
                     if f(&mut cmd, &mut inv) {
@@ -206,10 +207,10 @@ impl SqliteStore {
                     }
                 }
                 if changed.is_empty() && cmd == *stored {
-                    return Ok(Some(CommandUpdate { command: cmd, changed, notify }));
+                    return Ok(Some(CommandUpdate { command: cmd, changed, notify, matched }));
                 }
                 settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
-                Ok(Some(CommandUpdate { command: cmd, changed, notify }))
+                Ok(Some(CommandUpdate { command: cmd, changed, notify, matched }))
             },
             |u| {
                 if let Some(u) = u {
