@@ -125,10 +125,9 @@ pub type InvocationFn<'a> = dyn Fn(&mut Command, &mut CommandInvocation) -> bool
 #[derive(Debug, Clone)]
 pub struct CommandUpdate {
     pub command: Command,
-    /// Invocations the change (or the settling after it) rewrote.
+    /// Invocations the change (or the settling after it) rewrote; those with
+    /// `pending_message()` are messages for their nodes.
     pub changed: Vec<CommandInvocation>,
-    /// Nodes that now have a message waiting (released invocations, cancels).
-    pub notify: Vec<String>,
     /// How many invocations the change was offered (found among those it chose).
     pub matched: usize,
 }

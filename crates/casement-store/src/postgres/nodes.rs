@@ -64,7 +64,6 @@ async fn settle_command(
     scope: &Scope,
     cmd: &mut Command,
     changed: &mut Vec<CommandInvocation>,
-    notify: &mut Vec<String>,
 ) -> Result<(), StoreError> {
     loop {
         let s = settle(cmd);
@@ -86,7 +85,6 @@ async fn settle_command(
                 inv.finish(InvocationState::Terminated, now_ms());
             } else {
                 inv.released = true;
-                notify.push(inv.instance_id.clone());
             }
             cmd.counts.change(&before, &inv);
             put_invocation(tx, scope, &inv).await?;
@@ -318,12 +316,10 @@ impl PgStore {
         for inv in &invocations {
             put_invocation(&tx, scope, inv).await?;
         }
-        let mut notify: Vec<String> =
-            invocations.iter().filter(|i| i.pending_message()).map(|i| i.instance_id.clone()).collect();
         let mut changed: Vec<CommandInvocation> = invocations.into_iter().filter(|i| i.pending_message()).collect();
-        settle_command(&tx, scope, &mut cmd, &mut changed, &mut notify).await?;
+        settle_command(&tx, scope, &mut cmd, &mut changed).await?;
         tx.commit().await?;
-        Ok(CommandUpdate { command: cmd, changed, notify, matched: 0 })
+        Ok(CommandUpdate { command: cmd, changed, matched: 0 })
     }
 
     pub(super) async fn update_invocations_pg(
@@ -366,22 +362,19 @@ impl PgStore {
                 .await?
             }
         };
-        let (mut changed, mut notify) = (Vec::new(), Vec::new());
+        let mut changed = Vec::new();
         let matched = targets.len();
         for mut inv in targets {
             let before = inv.clone();
             if f(&mut cmd, &mut inv) {
                 cmd.counts.change(&before, &inv);
                 put_invocation(&tx, scope, &inv).await?;
-                if inv.pending_message() {
-                    notify.push(inv.instance_id.clone());
-                }
                 changed.push(inv);
             }
         }
-        settle_command(&tx, scope, &mut cmd, &mut changed, &mut notify).await?;
+        settle_command(&tx, scope, &mut cmd, &mut changed).await?;
         tx.commit().await?;
-        Ok(Some(CommandUpdate { command: cmd, changed, notify, matched }))
+        Ok(Some(CommandUpdate { command: cmd, changed, matched }))
     }
 
     pub(super) async fn get_command_pg(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {

@@ -72,7 +72,6 @@ fn settle_command(
     scope: &Scope,
     cmd: &mut Command,
     update: &mut Vec<CommandInvocation>,
-    notify: &mut Vec<String>,
     now_ms: i64,
 ) -> Result<(), StoreError> {
     loop {
@@ -98,7 +97,6 @@ fn settle_command(
                 inv.finish(InvocationState::Terminated, now_ms);
             } else {
                 inv.released = true;
-                notify.push(inv.instance_id.clone());
             }
             cmd.counts.change(&before, &inv);
             put_invocation(tx, scope, &inv)?;
@@ -151,12 +149,10 @@ impl SqliteStore {
                 for inv in &invocations {
                     put_invocation(tx, scope, inv)?;
                 }
-                let mut notify: Vec<String> =
-                    invocations.iter().filter(|i| i.pending_message()).map(|i| i.instance_id.clone()).collect();
                 let mut changed: Vec<CommandInvocation> =
                     invocations.into_iter().filter(|i| i.pending_message()).collect();
-                settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
-                Ok(CommandUpdate { command: cmd, changed, notify, matched: 0 })
+                settle_command(tx, scope, &mut cmd, &mut changed, now())?;
+                Ok(CommandUpdate { command: cmd, changed, matched: 0 })
             },
             |u| self.cache_command(scope, Arc::new(u.command.clone())),
         )
@@ -193,24 +189,21 @@ impl SqliteStore {
                         out
                     }
                 };
-                let (mut changed, mut notify) = (Vec::new(), Vec::new());
+                let mut changed = Vec::new();
                 let matched = targets.len();
                 for mut inv in targets {
                     let before = inv.clone();
                     if f(&mut cmd, &mut inv) {
                         cmd.counts.change(&before, &inv);
                         put_invocation(tx, scope, &inv)?;
-                        if inv.pending_message() {
-                            notify.push(inv.instance_id.clone());
-                        }
                         changed.push(inv);
                     }
                 }
                 if changed.is_empty() && cmd == *stored {
-                    return Ok(Some(CommandUpdate { command: cmd, changed, notify, matched }));
+                    return Ok(Some(CommandUpdate { command: cmd, changed, matched }));
                 }
-                settle_command(tx, scope, &mut cmd, &mut changed, &mut notify, now())?;
-                Ok(Some(CommandUpdate { command: cmd, changed, notify, matched }))
+                settle_command(tx, scope, &mut cmd, &mut changed, now())?;
+                Ok(Some(CommandUpdate { command: cmd, changed, matched }))
             },
             |u| {
                 if let Some(u) = u {
