@@ -152,7 +152,11 @@ pub async fn describe(api: &Api, ctx: &Context, req: DescribeRequest) -> Result<
                     next_token = found.last().map(|d: &ActivationDto| pagination::encode(&d.activation_id));
                     break 'scan;
                 }
-                let tags = api.store.list_tags(&ctx.scope, "Activation", &a.activation_id).await.map_err(internal)?;
+                let tags = api
+                    .store
+                    .list_tags(&ctx.scope, casement_model::node::ACTIVATION_RESOURCE_TYPE, &a.activation_id)
+                    .await
+                    .map_err(internal)?;
                 found.push(ActivationDto {
                     expired: ctx.now_ms >= a.expiration_ms,
                     activation_id: a.activation_id,

@@ -10,7 +10,7 @@ use crate::errors::internal;
 use crate::tags::Empty;
 use crate::{pagination, Api, Context};
 
-const NODE_TAGS: &str = "ManagedInstance";
+use casement_model::node::NODE_RESOURCE_TYPE as NODE_TAGS;
 
 /// `Online` while the agent was heard from within the configured window, else
 /// `ConnectionLost`.
@@ -147,7 +147,7 @@ fn info(api: &Api, n: ManagedNode, now_ms: i64) -> InstanceInformation {
         activation_id: n.activation_id,
         iam_role: n.iam_role,
         registration_date: n.registration_ms,
-        resource_type: "ManagedInstance",
+        resource_type: NODE_TAGS,
         name: n.name,
         ip_address: n.ip_address,
         computer_name: n.computer_name,

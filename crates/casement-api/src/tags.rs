@@ -29,10 +29,12 @@ async fn resolve(api: &Api, ctx: &Context, resource_type: &str, resource_id: &st
                 None => Err(ApiError::InvalidResourceId),
             }
         }
-        "ManagedInstance" => match api.store.get_node(&ctx.scope, resource_id).await.map_err(internal)? {
-            Some(_) => Ok(()),
-            None => Err(ApiError::InvalidResourceId),
-        },
+        casement_model::node::NODE_RESOURCE_TYPE => {
+            match api.store.get_node(&ctx.scope, resource_id).await.map_err(internal)? {
+                Some(_) => Ok(()),
+                None => Err(ApiError::InvalidResourceId),
+            }
+        }
         _ => Err(ApiError::InvalidResourceType),
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use casement_model::{ResolvedTarget, Scope, Target, WindowId, WindowTargetId, WindowTask};
 use casement_store::{Store, StoreError};
 
-const NODE_TAGS: &str = "ManagedInstance";
+use casement_model::node::NODE_RESOURCE_TYPE as NODE_TAGS;
 
 pub async fn resolve(
     store: &dyn Store,

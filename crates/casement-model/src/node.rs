@@ -4,6 +4,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::Scope;
 
+/// The resource type tags of managed nodes are kept under (SSM's `ResourceTypeForTagging`),
+/// which `tag:` targets resolve against.
+pub const NODE_RESOURCE_TYPE: &str = "ManagedInstance";
+/// The resource type an activation's tags are kept under.
+pub const ACTIVATION_RESOURCE_TYPE: &str = "Activation";
+
 /// What CreateActivation recorded. The activation code itself is never stored: only its
 /// SHA-256, which registration compares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -63,7 +63,12 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let _ = validate::model();
     let signals = Arc::new(Signals::default());
     // Run Command serves agents even with --no-engine; only windows stop running.
-    let run_command = RunCommand::new(store.clone(), Arc::new(SystemClock), std::time::Duration::from_secs(1));
+    // Waits (agents' polls, RUN_COMMAND invocations) re-read the store for changes made
+    // through another server: each second on PostgreSQL. On SQLite this process makes every
+    // change and wakes its waiters itself, so idle agents cost no reads.
+    let shared_store = args.database_url.as_deref().is_some_and(|u| u.starts_with("postgres"));
+    let reread = std::time::Duration::from_secs(if shared_store { 1 } else { 20 });
+    let run_command = RunCommand::new(store.clone(), Arc::new(SystemClock), reread);
     run_command.start();
     if !args.no_engine {
         start_engine(args, store.clone(), signals.clone(), run_command.clone()).await?;

@@ -31,11 +31,21 @@ impl Mailbox {
     }
 }
 
+/// Which message: (CommandId, InstanceId, is-a-cancel). The agent protocol spells it as
+/// a MessageId string (`casement_protocol::agent::message_id`); the engine needs only
+/// its identity.
+pub type MessageKey = (String, String, bool);
+
+/// The key of an invocation's current message (its command, or its cancel).
+pub fn message_key(inv: &CommandInvocation) -> MessageKey {
+    (inv.command_id.clone(), inv.instance_id.clone(), inv.cancel_pending)
+}
+
 #[derive(Default)]
 pub struct Mailboxes {
     nodes: Mutex<HashMap<String, Arc<Mailbox>>>,
-    /// Fetched, unacknowledged messages (by MessageId) and when they may be offered again.
-    hidden: Mutex<HashMap<String, i64>>,
+    /// Fetched, unacknowledged messages and when they may be offered again.
+    hidden: Mutex<HashMap<MessageKey, i64>>,
 }
 
 /// Beyond this many hidden entries, expired ones are dropped.
@@ -56,25 +66,25 @@ impl Mailboxes {
     }
 
     /// Whether a message may be offered now; if so, it is hidden until `until_ms`.
-    pub fn offer(&self, message_id: &str, now_ms: i64, until_ms: i64) -> bool {
+    pub fn offer(&self, key: MessageKey, now_ms: i64, until_ms: i64) -> bool {
         let mut hidden = self.hidden.lock().unwrap_or_else(|p| p.into_inner());
-        if hidden.get(message_id).is_some_and(|t| *t > now_ms) {
+        if hidden.get(&key).is_some_and(|t| *t > now_ms) {
             return false;
         }
         if hidden.len() >= HIDDEN_PRUNE_AT {
             hidden.retain(|_, t| *t > now_ms);
         }
-        hidden.insert(message_id.to_owned(), until_ms);
+        hidden.insert(key, until_ms);
         true
     }
 
     /// Whether this server handed the message out and it is still hidden.
-    pub fn fetched(&self, message_id: &str, now_ms: i64) -> bool {
-        self.hidden.lock().unwrap_or_else(|p| p.into_inner()).get(message_id).is_some_and(|t| *t > now_ms)
+    pub fn fetched(&self, key: &MessageKey, now_ms: i64) -> bool {
+        self.hidden.lock().unwrap_or_else(|p| p.into_inner()).get(key).is_some_and(|t| *t > now_ms)
     }
 
     /// The agent acknowledged it: forget it.
-    pub fn acknowledged(&self, message_id: &str) {
-        self.hidden.lock().unwrap_or_else(|p| p.into_inner()).remove(message_id);
+    pub fn acknowledged(&self, key: &MessageKey) {
+        self.hidden.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 }

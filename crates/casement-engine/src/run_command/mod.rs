@@ -22,7 +22,7 @@ use casement_store::{CommandUpdate, Store, StoreError, Which};
 use serde_json::Value;
 use tokio::sync::Notify;
 
-pub use mailboxes::{Delivery, Mailboxes};
+pub use mailboxes::{message_key, Delivery, Mailboxes, MessageKey};
 pub use runner::RunCommandRunner;
 
 use crate::Clock;
@@ -212,8 +212,8 @@ impl RunCommand {
                 if inv.state.is_final() || inv.state == InvocationState::Cancelling {
                     return false;
                 }
-                let message = casement_protocol_message_id(&inv.command_id, &inv.instance_id);
-                if inv.acked || mailboxes.fetched(&message, now) {
+                let command_message = (inv.command_id.clone(), inv.instance_id.clone(), false);
+                if inv.acked || mailboxes.fetched(&command_message, now) {
                     inv.state = InvocationState::Cancelling;
                 } else {
                     inv.finish(InvocationState::Cancelled, now);
@@ -246,10 +246,7 @@ impl RunCommand {
                     .collect();
             }
             let now_ms = self.now();
-            found.retain(|(_, inv)| {
-                let id = message_id(inv);
-                self.mailboxes.offer(&id, now_ms, now_ms + VISIBILITY_MS)
-            });
+            found.retain(|(_, inv)| self.mailboxes.offer(message_key(inv), now_ms, now_ms + VISIBILITY_MS));
             let now = tokio::time::Instant::now();
             if !found.is_empty() || now >= until {
                 return Ok(found);
@@ -386,24 +383,6 @@ impl RunCommand {
             crate::clock::sleep_until(&*self.clock, now + 1_000).await;
         }
     }
-}
-
-/// The MessageId of an invocation's current message (its command, or its cancel): the
-/// agent protocol's form, `aws.ssm.<CommandId>.<InstanceId>`.
-pub fn message_id(inv: &casement_model::CommandInvocation) -> String {
-    if inv.cancel_pending {
-        cancel_message_id(&inv.command_id, &inv.instance_id)
-    } else {
-        casement_protocol_message_id(&inv.command_id, &inv.instance_id)
-    }
-}
-
-fn casement_protocol_message_id(command_id: &str, instance_id: &str) -> String {
-    format!("aws.ssm.{command_id}.{instance_id}")
-}
-
-fn cancel_message_id(command_id: &str, instance_id: &str) -> String {
-    format!("aws.ssm.cancel.{command_id}.{instance_id}")
 }
 
 /// AWS-RunShellScript's parameters: `commands` (required), `workingDirectory`,

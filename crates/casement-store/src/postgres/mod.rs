@@ -307,6 +307,16 @@ async fn record_token(
     Ok(())
 }
 
+/// Delete every tag of one resource (it is being deleted).
+async fn drop_tags(tx: &Transaction<'_>, scope: &Scope, rtype: &str, rid: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_type = $3 AND resource_id = $4",
+        &[&scope.account, &scope.region, &rtype, &rid],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn put_tags(tx: &Transaction<'_>, scope: &Scope, rtype: &str, rid: &str, tags: &[Tag]) -> Result<(), StoreError> {
     for t in tags {
         tx.execute(

@@ -6,12 +6,11 @@ use casement_model::command::{prepare, settle};
 use casement_model::{Activation, Command, CommandInvocation, InvocationState, ManagedNode, NodeKey, Scope, Tag};
 use tokio_postgres::Transaction;
 
-use super::{doc, now_ms, put_tags, sql_limit, PgStore};
+use casement_model::node::{ACTIVATION_RESOURCE_TYPE, NODE_RESOURCE_TYPE};
+
+use super::{doc, drop_tags, now_ms, put_tags, sql_limit, PgStore};
 use crate::rules::check_registration;
 use crate::{CommandKey, CommandUpdate, InvocationFn, StoreError, Which};
-
-const NODE_TAGS: &str = "ManagedInstance";
-const ACTIVATION_TAGS: &str = "Activation";
 
 async fn put_command(tx: &Transaction<'_>, scope: &Scope, c: &Command) -> Result<(), StoreError> {
     tx.execute(
@@ -115,7 +114,7 @@ impl PgStore {
             &[&scope.account, &scope.region, &a.activation_id, &code_sha256, &serde_json::to_string(a)?],
         )
         .await?;
-        put_tags(&tx, scope, ACTIVATION_TAGS, &a.activation_id, tags).await?;
+        put_tags(&tx, scope, ACTIVATION_RESOURCE_TYPE, &a.activation_id, tags).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -145,11 +144,7 @@ impl PgStore {
     pub(super) async fn delete_activation_pg(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
-        tx.execute(
-            "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_type = $3 AND resource_id = $4",
-            &[&scope.account, &scope.region, &ACTIVATION_TAGS, &id],
-        )
-        .await?;
+        drop_tags(&tx, scope, ACTIVATION_RESOURCE_TYPE, id).await?;
         let n = tx
             .execute(
                 "DELETE FROM activations WHERE account = $1 AND region = $2 AND activation_id = $3",
@@ -293,11 +288,7 @@ impl PgStore {
                 &[&scope.account, &scope.region, &id],
             )
             .await?;
-        tx.execute(
-            "DELETE FROM tags WHERE account = $1 AND region = $2 AND resource_type = $3 AND resource_id = $4",
-            &[&scope.account, &scope.region, &NODE_TAGS, &id],
-        )
-        .await?;
+        drop_tags(&tx, scope, NODE_RESOURCE_TYPE, id).await?;
         tx.commit().await?;
         Ok(n > 0)
     }

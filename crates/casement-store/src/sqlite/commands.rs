@@ -47,8 +47,8 @@ fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocation) ->
     Ok(())
 }
 
-fn get_command(tx: &Transaction<'_>, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
-    let body: Option<String> = tx
+fn get_command(conn: &rusqlite::Connection, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
+    let body: Option<String> = conn
         .prepare_cached("SELECT doc FROM commands WHERE account = ?1 AND region = ?2 AND command_id = ?3")?
         .query_row(params![scope.account, scope.region, id], |r| r.get(0))
         .optional()?;
@@ -217,12 +217,7 @@ impl SqliteStore {
         if let Some(c) = self.cached_command(scope, id) {
             return Ok(Some((*c).clone()));
         }
-        let conn = self.reader();
-        let body: Option<String> = conn
-            .prepare_cached("SELECT doc FROM commands WHERE account = ?1 AND region = ?2 AND command_id = ?3")?
-            .query_row(params![scope.account, scope.region, id], |r| r.get(0))
-            .optional()?;
-        body.map(doc).transpose()
+        get_command(&self.reader(), scope, id)
     }
 
     pub(super) fn list_commands_sync(
@@ -355,12 +350,12 @@ impl SqliteStore {
         };
         let mut out = Vec::with_capacity(invs.len());
         for inv in invs {
-            let body: Option<String> = conn
-                .prepare_cached("SELECT doc FROM commands WHERE account = ?1 AND region = ?2 AND command_id = ?3")?
-                .query_row(params![scope.account, scope.region, inv.command_id], |r| r.get(0))
-                .optional()?;
-            if let Some(body) = body {
-                out.push((doc(body)?, inv));
+            let cmd = match self.cached_command(scope, &inv.command_id) {
+                Some(c) => Some((*c).clone()),
+                None => get_command(&conn, scope, &inv.command_id)?,
+            };
+            if let Some(cmd) = cmd {
+                out.push((cmd, inv));
             }
         }
         Ok(out)

@@ -184,6 +184,15 @@ fn count(tx: &Transaction<'_>, sql: &str, p: impl rusqlite::Params) -> Result<us
     Ok(tx.query_row(sql, p, |r| r.get::<_, i64>(0))? as usize)
 }
 
+/// Delete every tag of one resource (it is being deleted).
+fn drop_tags(tx: &Transaction<'_>, scope: &Scope, rtype: &str, rid: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_type = ?3 AND resource_id = ?4",
+        params![scope.account, scope.region, rtype, rid],
+    )?;
+    Ok(())
+}
+
 fn put_tags(tx: &Transaction<'_>, scope: &Scope, rtype: &str, rid: &str, tags: &[Tag]) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO tags (account, region, resource_type, resource_id, tag_key, tag_value)

@@ -3,12 +3,11 @@
 use casement_model::{Activation, ManagedNode, NodeKey, Scope, Tag};
 use rusqlite::{params, OptionalExtension};
 
-use super::{doc, put_tags, SqliteStore};
+use casement_model::node::{ACTIVATION_RESOURCE_TYPE, NODE_RESOURCE_TYPE};
+
+use super::{doc, drop_tags, put_tags, SqliteStore};
 use crate::rules::check_registration;
 use crate::StoreError;
-
-pub(super) const NODE_TAGS: &str = "ManagedInstance";
-pub(super) const ACTIVATION_TAGS: &str = "Activation";
 
 impl SqliteStore {
     pub(super) fn create_activation_sync(
@@ -24,7 +23,7 @@ impl SqliteStore {
                 "INSERT INTO activations (account, region, activation_id, code_sha256, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![scope.account, scope.region, a.activation_id, code_sha256, body],
             )?;
-            put_tags(tx, scope, ACTIVATION_TAGS, &a.activation_id, tags)
+            put_tags(tx, scope, ACTIVATION_RESOURCE_TYPE, &a.activation_id, tags)
         })
     }
 
@@ -56,10 +55,7 @@ impl SqliteStore {
 
     pub(super) fn delete_activation_sync(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
         self.write(|tx| {
-            tx.execute(
-                "DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_type = ?3 AND resource_id = ?4",
-                params![scope.account, scope.region, ACTIVATION_TAGS, id],
-            )?;
+            drop_tags(tx, scope, ACTIVATION_RESOURCE_TYPE, id)?;
             Ok(tx.execute(
                 "DELETE FROM activations WHERE account = ?1 AND region = ?2 AND activation_id = ?3",
                 params![scope.account, scope.region, id],
@@ -192,10 +188,7 @@ impl SqliteStore {
                  WHERE account = ?1 AND region = ?2 AND instance_id = ?3 AND deregistered = 0",
                 params![scope.account, scope.region, id],
             )?;
-            tx.execute(
-                "DELETE FROM tags WHERE account = ?1 AND region = ?2 AND resource_type = ?3 AND resource_id = ?4",
-                params![scope.account, scope.region, NODE_TAGS, id],
-            )?;
+            drop_tags(tx, scope, NODE_RESOURCE_TYPE, id)?;
             Ok(n > 0)
         })
     }
