@@ -705,7 +705,7 @@ impl World {
         self.store.create_activation(&self.scope, &a, "code", &[]).await.unwrap();
         let mut ids = Vec::new();
         for i in 0..n {
-            let node = casement_model::ManagedNode::unregistered(None, 0);
+            let node = casement_model::ManagedNode::unregistered(Some(format!("host-{i}")), 0);
             let (_, node) =
                 self.store.register_node(&a.activation_id, "code", 0, node, &format!("AK{i}"), "s").await.unwrap();
             ids.push(node.instance_id);
@@ -863,4 +863,37 @@ async fn cancelling_a_window_cancels_its_running_commands() {
     let inv = &w.invocations(&te).await[0];
     assert_eq!(inv.status, ExecutionStatus::Cancelled);
     assert!(inv.end_ms.unwrap() < T0 + 11 * MIN);
+}
+
+/// A command to a fleet (more nodes than SendCommand reads one by one) reaches every
+/// registered node, with its computer name; a target that names an unregistered node
+/// skips it, and an InstanceIds list that names one is refused.
+#[tokio::test(start_paused = true)]
+async fn send_command_resolves_a_fleet() {
+    use casement_engine::run_command::{SendCommand, SendError};
+    let w = World::new(ok(MIN)).await;
+    let nodes = w.managed_nodes(150).await;
+    let rc = RunCommand::new(w.store.clone(), w.clock.clone(), Duration::from_secs(60));
+    let mut params = std::collections::BTreeMap::new();
+    params.insert("commands".to_owned(), vec!["true".to_owned()]);
+    let send = |instance_ids: Vec<String>, targets: Vec<Target>| SendCommand {
+        instance_ids,
+        targets,
+        document_name: "AWS-RunShellScript".into(),
+        parameters: params.clone(),
+        ..Default::default()
+    };
+    let unknown = "mi-0123456789abcdef0".to_owned();
+    let mut named = nodes.clone();
+    named.push(unknown.clone());
+    let target = Target { key: Some("InstanceIds".into()), values: Some(named.clone()) };
+    let cmd = rc.send(&w.scope, send(vec![], vec![target])).await.unwrap();
+    let invs = w.store.list_command_invocations(&w.scope, Some(&cmd.command_id), None, None, 1_000).await.unwrap();
+    assert_eq!(invs.len(), 150);
+    let names: HashMap<&str, &str> = invs.iter().map(|i| (i.instance_id.as_str(), i.instance_name.as_str())).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        assert_eq!(names.get(node.as_str()), Some(&format!("host-{i}").as_str()), "{node}");
+    }
+    let err = rc.send(&w.scope, send(named, vec![])).await.unwrap_err();
+    assert!(matches!(&err, SendError::InvalidInstanceId(m) if m.contains(&unknown)), "{err:?}");
 }

@@ -70,7 +70,14 @@ impl WindowId {
 /// A random (v4) UUID from the thread's userspace CSPRNG: `Uuid::new_v4` makes a
 /// `getrandom` system call per ID, which showed in request profiles.
 pub fn new_uuid() -> String {
-    uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string()
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid_into(&mut buf).to_owned()
+}
+
+/// [`new_uuid`] written into `buf`, without allocating: every response carries one, as
+/// its request ID.
+pub fn uuid_into(buf: &mut [u8; uuid::fmt::Hyphenated::LENGTH]) -> &str {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid().hyphenated().encode_lower(buf)
 }
 
 impl WindowTargetId {

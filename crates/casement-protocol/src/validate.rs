@@ -7,6 +7,10 @@
 //! stripped), so a new operation gets AWS-exact validation by being in the model.
 
 use std::collections::HashMap;
+
+/// The model's tables are fixed at start-up and looked up on every request; their keys
+/// are the model's own names, so a fast non-keyed hash is safe here.
+type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
@@ -53,9 +57,9 @@ struct Shape {
 /// The compiled SSM model: shapes with their constraints, and each operation's input.
 #[derive(Debug)]
 pub struct Model {
-    shapes: HashMap<String, Shape>,
-    inputs: HashMap<String, String>,
-    outputs: HashMap<String, String>,
+    shapes: Map<Shape>,
+    inputs: Map<String>,
+    outputs: Map<String>,
 }
 
 /// The model, compiled once per process.
@@ -67,7 +71,7 @@ pub fn model() -> &'static Model {
 impl Model {
     fn parse(text: &str) -> Result<Model, String> {
         let raw: RawModel = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let mut shapes = HashMap::new();
+        let mut shapes = Map::default();
         for (name, s) in &raw.shapes {
             let ty = s["type"].as_str().ok_or_else(|| format!("{name}: no type"))?;
             let field = |k: &str| s.get(k).and_then(Value::as_str).map(str::to_owned).unwrap_or_default();
@@ -128,8 +132,8 @@ impl Model {
                 },
             );
         }
-        let mut inputs = HashMap::new();
-        let mut outputs = HashMap::new();
+        let mut inputs = Map::default();
+        let mut outputs = Map::default();
         for (name, op) in &raw.operations {
             if let Some(i) = op["input"]["shape"].as_str() {
                 inputs.insert(name.clone(), i.to_owned());
@@ -174,18 +178,19 @@ impl Model {
     fn check(&self, shape: &Shape, value: &Value, path: &str, out: &mut Violations) -> Result<(), ApiError> {
         match (&shape.kind, value) {
             (Kind::Structure { members, required }, Value::Object(obj)) => {
+                // A member's path is spelled only when it is present or missing-and-required:
+                // most members of most requests are absent.
                 for (member, member_shape) in members {
-                    let child_path = join(path, member);
-                    let ms = self.shape(member_shape)?;
                     match obj.get(member) {
                         None | Some(Value::Null) => {
                             if required.iter().any(|r| r == member) {
+                                let child_path = join(path, member);
                                 out.push(format!(
                                     "Value null at '{child_path}' failed to satisfy constraint: Member must not be null"
                                 ));
                             }
                         }
-                        Some(child) => self.check(ms, child, &child_path, out)?,
+                        Some(child) => self.check(self.shape(member_shape)?, child, &join(path, member), out)?,
                     }
                 }
                 Ok(())

@@ -17,34 +17,45 @@ pub fn format_execution_time(t: DateTime<Utc>, tz: Option<Tz>) -> String {
         }
         None => (t.naive_utc(), None),
     };
-    // Written by hand: chrono's format strings are interpreted on every call.
-    use std::fmt::Write;
+    // Written by hand, digit by digit: chrono's format strings are interpreted on every
+    // call, and `write!` showed in request profiles.
     let mut out = String::with_capacity(29);
     let (secs, ms) = (local.second(), local.nanosecond() / 1_000_000);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}",
-        local.year(),
-        local.month(),
-        local.day(),
-        local.hour(),
-        local.minute()
-    );
+    push_digits(&mut out, local.year().clamp(0, 9999) as u32, 4);
+    out.push('-');
+    push_digits(&mut out, local.month(), 2);
+    out.push('-');
+    push_digits(&mut out, local.day(), 2);
+    out.push('T');
+    push_digits(&mut out, local.hour(), 2);
+    out.push(':');
+    push_digits(&mut out, local.minute(), 2);
     if secs != 0 || ms != 0 {
-        let _ = write!(out, ":{secs:02}");
+        out.push(':');
+        push_digits(&mut out, secs, 2);
     }
     if ms != 0 {
-        let _ = write!(out, ".{ms:03}");
+        out.push('.');
+        push_digits(&mut out, ms, 3);
     }
     match offset {
         Some(o) if o.local_minus_utc() != 0 => {
             let m = o.local_minus_utc() / 60;
-            let sign = if m < 0 { '-' } else { '+' };
-            let _ = write!(out, "{sign}{:02}:{:02}", m.abs() / 60, m.abs() % 60);
+            out.push(if m < 0 { '-' } else { '+' });
+            push_digits(&mut out, m.unsigned_abs() / 60, 2);
+            out.push(':');
+            push_digits(&mut out, m.unsigned_abs() % 60, 2);
         }
         _ => out.push('Z'),
     }
     out
+}
+
+/// `n` in exactly `width` decimal digits, zero-padded (`n` must fit).
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for i in (0..width).rev() {
+        out.push(char::from(b'0' + (n / 10u32.pow(i) % 10) as u8));
+    }
 }
 
 /// Parse an ISO-8601 extended date-time as SSM takes them for `StartDate`, `EndDate` and

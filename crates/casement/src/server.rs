@@ -32,6 +32,8 @@ use crate::metrics::Metrics;
 
 /// Header names used on every request, built once (a `&str` lookup parses the name).
 static X_AMZ_TARGET: http::HeaderName = http::HeaderName::from_static("x-amz-target");
+static X_AMZN_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-requestid");
+static X_AMZN_ERROR_TYPE: http::HeaderName = http::HeaderName::from_static("x-amzn-errortype");
 
 pub struct AppState {
     api: Api,
@@ -211,15 +213,16 @@ where
 {
     let (parts, body) = request.into_parts();
     let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
-    let request_id = casement_model::ids::new_uuid();
+    let mut id_buf = [0u8; 36];
+    let request_id = casement_model::ids::uuid_into(&mut id_buf);
     match (&method, uri.path()) {
         (&Method::GET, "/health") => {
             let ok = state.api.store.ping().await.is_ok();
             let (status, text) =
                 if ok { (StatusCode::OK, "ok\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n") };
-            return plain(status, &request_id, text.into());
+            return plain(status, request_id, text.into());
         }
-        (&Method::GET, "/metrics") => return plain(StatusCode::OK, &request_id, state.metrics.render()),
+        (&Method::GET, "/metrics") => return plain(StatusCode::OK, request_id, state.metrics.render()),
         _ => {}
     }
     // Parsed once: the metrics count it even when the request fails before dispatch.
@@ -234,11 +237,11 @@ where
     let op = op.ok();
     state.metrics.record(op, result.is_ok());
     match result {
-        Ok(bytes) => json_response(StatusCode::OK, &request_id, bytes, None),
+        Ok(bytes) => json_response(StatusCode::OK, request_id, bytes, None),
         Err(e) => {
             tracing::debug!(%request_id, op = op.unwrap_or("-"), error = %e, "request failed");
             let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            json_response(status, &request_id, e.body(), Some(e.code()))
+            json_response(status, request_id, e.body(), Some(e.code()))
         }
     }
 }
@@ -350,10 +353,10 @@ fn json_response(
     let h = resp.headers_mut();
     h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        h.insert("x-amzn-requestid", v);
+        h.insert(X_AMZN_REQUEST_ID.clone(), v);
     }
     if let Some(t) = error_type.and_then(|t| HeaderValue::from_str(t).ok()) {
-        h.insert("x-amzn-errortype", t);
+        h.insert(X_AMZN_ERROR_TYPE.clone(), t);
     }
     resp
 }
@@ -363,7 +366,7 @@ fn plain(status: StatusCode, request_id: &str, text: String) -> Response<Full<By
     *resp.status_mut() = status;
     resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-amzn-requestid", v);
+        resp.headers_mut().insert(X_AMZN_REQUEST_ID.clone(), v);
     }
     resp
 }
