@@ -52,6 +52,3 @@ fn main() {
         println!("round {round}: canonical {:.0} ns", start.elapsed().as_secs_f64() * 1e9 / f64::from(n));
     }
 }
-
-#[allow(dead_code)]
-fn unused() {}
