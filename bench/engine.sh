@@ -36,7 +36,9 @@ for _ in $(seq 100); do curl -sf "$CASEMENT/health" >/dev/null && break; sleep 0
 
 sign() { python3 bench/signed_request.py "$CASEMENT" "$1" "$2" "$WORK/$3.lua"; }
 run() { # name url script [connections]
-    local out; out="$(wrk -t2 -c"${4:-32}" -d"${DUR}s" --latency -s "$WORK/$3.lua" "$2" | grep RESULT)"
+    # wrk needs at least as many connections as threads.
+    local c="${4:-32}" t=2; [ "$c" -lt 2 ] && t=1
+    local out; out="$(wrk -t"$t" -c"$c" -d"${DUR}s" --latency -s "$WORK/$3.lua" "$2" | grep RESULT)"
     echo "RESULT $1 ${out#RESULT }"
 }
 TOKEN="$(python3 -c "import base64,sys; print(base64.urlsafe_b64encode(('casement:v1:'+sys.argv[1]).encode()).decode().rstrip('='))" "$MIDDLE")"
