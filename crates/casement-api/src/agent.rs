@@ -3,6 +3,7 @@
 //! commands. Every call but registration is made by one node with the key issued to it,
 //! and may touch only that node's messages.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use casement_engine::run_command::Reply;
@@ -12,6 +13,7 @@ use casement_protocol::agent::{
     Message, RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload, SendCommandPayload,
     SendReplyRequest, UpdateInstanceInformationRequest,
 };
+use casement_protocol::sigv4::Credential;
 use casement_protocol::ApiError;
 use casement_store::StoreError;
 use serde::de::DeserializeOwned;
@@ -19,6 +21,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::activations::code_hash;
+use crate::dispatch::response_body;
 use crate::errors::internal;
 use crate::{Api, Context};
 
@@ -33,14 +36,14 @@ const PING_EVERY_MS: i64 = 10_000;
 /// on the hot path: nodes' keys, and when each node's ping was last written.
 #[derive(Default)]
 pub struct NodeCache {
-    keys: std::sync::Mutex<std::collections::HashMap<String, (casement_model::NodeKey, i64)>>,
+    keys: std::sync::Mutex<std::collections::HashMap<String, (Arc<NodeAuth>, i64)>>,
     pings: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl NodeCache {
     /// Forget a node (it was deregistered).
     pub fn forget(&self, instance_id: &str) {
-        self.keys.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (k, _)| k.instance_id != instance_id);
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (a, _)| a.node.instance_id != instance_id);
         self.pings.lock().unwrap_or_else(|p| p.into_inner()).remove(instance_id);
     }
 
@@ -56,26 +59,42 @@ impl NodeCache {
     }
 }
 
+/// A node's key in the two forms a request needs: the credential its signature is
+/// checked against, and the node it then acts as. Built once per key read, shared by
+/// every request until the cache entry expires.
+#[derive(Debug)]
+pub struct NodeAuth {
+    pub node: Node,
+    pub credential: Credential,
+    pub deregistered: bool,
+}
+
+impl From<casement_model::NodeKey> for NodeAuth {
+    fn from(k: casement_model::NodeKey) -> Self {
+        let credential = Credential {
+            access_key_id: k.access_key_id,
+            secret_access_key: k.secret_access_key,
+            account_id: k.scope.account.clone(),
+        };
+        Self { node: Node { scope: k.scope, instance_id: k.instance_id }, credential, deregistered: k.deregistered }
+    }
+}
+
 /// The node that owns an access key, from memory when recently read.
-pub async fn node_key(
-    api: &Api,
-    access_key_id: &str,
-    now_ms: i64,
-) -> Result<Option<casement_model::NodeKey>, ApiError> {
-    if let Some((key, at)) = api.nodes.keys.lock().unwrap_or_else(|p| p.into_inner()).get(access_key_id) {
+pub async fn node_key(api: &Api, access_key_id: &str, now_ms: i64) -> Result<Option<Arc<NodeAuth>>, ApiError> {
+    if let Some((auth, at)) = api.nodes.keys.lock().unwrap_or_else(|p| p.into_inner()).get(access_key_id) {
         if now_ms - *at < KEY_TTL_MS {
-            return Ok(Some(key.clone()));
+            return Ok(Some(auth.clone()));
         }
     }
-    let key = api.store.node_key(access_key_id).await.map_err(internal)?;
-    if let Some(k) = &key {
-        let mut keys = api.nodes.keys.lock().unwrap_or_else(|p| p.into_inner());
-        if keys.len() > 100_000 {
-            keys.clear();
-        }
-        keys.insert(access_key_id.to_owned(), (k.clone(), now_ms));
+    let Some(key) = api.store.node_key(access_key_id).await.map_err(internal)? else { return Ok(None) };
+    let auth = Arc::new(NodeAuth::from(key));
+    let mut keys = api.nodes.keys.lock().unwrap_or_else(|p| p.into_inner());
+    if keys.len() > 100_000 {
+        keys.clear();
     }
-    Ok(key)
+    keys.insert(access_key_id.to_owned(), (auth.clone(), now_ms));
+    Ok(Some(auth))
 }
 
 /// A node, authenticated by its key.
@@ -99,8 +118,9 @@ fn parse<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
     serde_json::from_value(body).map_err(|e| ApiError::Serialization(format!("Invalid request: {e}")))
 }
 
-fn json(v: impl serde::Serialize) -> Result<Vec<u8>, ApiError> {
-    serde_json::to_vec(&v).map_err(|e| ApiError::Internal(e.to_string()))
+/// The empty object most agent operations answer.
+fn empty() -> Result<Vec<u8>, ApiError> {
+    Ok(b"{}".to_vec())
 }
 
 /// RegisterManagedInstance: anonymous; the activation code is the credential.
@@ -117,7 +137,7 @@ pub async fn register(api: &Api, now_ms: i64, body: Value) -> Result<Vec<u8>, Ap
         .register_node(&req.activation_id, &code_hash(&req.activation_code), now_ms, node, &access_key_id, &secret)
         .await;
     match registered {
-        Ok((scope, node)) => json(RegisterManagedInstanceResponse {
+        Ok((scope, node)) => response_body(&RegisterManagedInstanceResponse {
             instance_id: node.instance_id,
             access_key_id,
             secret_access_key: secret,
@@ -146,7 +166,7 @@ pub async fn dispatch(api: &Api, ctx: &Context, node: &Node, op: &str, body: Val
         "SendReply" => send_reply(api, node, parse(body)?).await,
         "FailMessage" => fail(api, node, parse(body)?).await,
         // DeleteMessage is for AWS's self-update flow; nothing to delete here.
-        "DeleteMessage" => json(serde_json::json!({})),
+        "DeleteMessage" => empty(),
         _ => Err(ApiError::UnknownOperation(None)),
     }
 }
@@ -175,7 +195,7 @@ async fn update_information(
     stored.computer_name = req.computer_name.or(stored.computer_name);
     stored.last_ping_ms = ctx.now_ms;
     api.store.update_node(&node.scope, &stored).await.map_err(internal)?;
-    json(serde_json::json!({}))
+    empty()
 }
 
 async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesRequest) -> Result<Vec<u8>, ApiError> {
@@ -218,7 +238,11 @@ async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesReq
             payload,
         });
     }
-    json(GetMessagesResponse { destination: req.destination, messages_request_id: req.messages_request_id, messages })
+    response_body(&GetMessagesResponse {
+        destination: req.destination,
+        messages_request_id: req.messages_request_id,
+        messages,
+    })
 }
 
 /// The command a node's MessageId names; refused unless it is the node's own.
@@ -234,7 +258,7 @@ fn own_message<'a>(node: &Node, id: &'a str) -> Result<(&'a str, bool), ApiError
 /// What an agent call answers: `{}`, or that the message names nothing sent to it.
 fn done(found: bool, id: &str) -> Result<Vec<u8>, ApiError> {
     if found {
-        json(serde_json::json!({}))
+        empty()
     } else {
         Err(ApiError::DoesNotExist(format!("Message {id} does not exist.")))
     }

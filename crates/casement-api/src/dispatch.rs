@@ -17,10 +17,14 @@ where
     Fut: std::future::Future<Output = Result<Res, ApiError>>,
 {
     let req: Req = serde_json::from_value(body).map_err(|e| ApiError::Serialization(e.to_string()))?;
-    let res = handler(req).await?;
-    // Most responses are a few hundred bytes: one allocation instead of a doubling series.
+    response_body(&handler(req).await?)
+}
+
+/// A response serialized for the wire. Most are a few hundred bytes: one allocation
+/// instead of a doubling series.
+pub(crate) fn response_body(res: &impl Serialize) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::with_capacity(512);
-    serde_json::to_writer(&mut out, &res).map_err(|e| ApiError::Internal(e.to_string()))?;
+    serde_json::to_writer(&mut out, res).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(out)
 }
 

@@ -79,6 +79,8 @@ pub struct Caller {
 /// The parsed `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorization<'a> {
+    /// The whole header value, as AWS quotes it in its error messages.
+    pub value: &'a str,
     pub access_key_id: &'a str,
     pub date: &'a str,
     pub region: &'a str,
@@ -178,6 +180,7 @@ impl<'a> Authorization<'a> {
             signed_headers.len += 1;
         }
         Ok(Authorization {
+            value,
             access_key_id: scope[0],
             date: scope[1],
             region: scope[2],
@@ -242,12 +245,15 @@ impl<C: CredentialStore> Verifier<C> {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Result<Caller, ApiError> {
-        self.check(method, path, query, headers, body, now, &["ssm"], |akid| self.credentials.lookup(akid))
+        let auth = Authorization::parse(authorization_header(headers)?)?;
+        let known = self.credentials.lookup(auth.access_key_id);
+        self.check(method, path, query, headers, body, now, &auth, &["ssm"], known)
     }
 
-    /// Verify a managed node's request against the key issued to it at registration
-    /// (the caller found `credential` by the request's access key ID). Agent calls are
-    /// scoped to `ssm` or, for the message service, `ec2messages`, as AWS's agent signs.
+    /// Verify a managed node's request against the key issued to it at registration:
+    /// the caller parsed `auth` from the request and found `credential` by its access key
+    /// ID. Agent calls are scoped to `ssm` or, for the message service, `ec2messages`, as
+    /// AWS's agent signs.
     #[allow(clippy::too_many_arguments)]
     pub fn verify_node(
         &self,
@@ -257,31 +263,26 @@ impl<C: CredentialStore> Verifier<C> {
         headers: &HeaderMap,
         body: &[u8],
         now: DateTime<Utc>,
+        auth: &Authorization<'_>,
         credential: &Credential,
     ) -> Result<Caller, ApiError> {
-        self.check(method, path, query, headers, body, now, &["ssm", "ec2messages"], |_| Some(credential))
+        self.check(method, path, query, headers, body, now, auth, &["ssm", "ec2messages"], Some(credential))
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn check<'c>(
-        &'c self,
+    fn check(
+        &self,
         method: &str,
         path: &str,
         query: &str,
         headers: &HeaderMap,
         body: &[u8],
         now: DateTime<Utc>,
+        auth: &Authorization<'_>,
         services: &[&str],
-        lookup: impl FnOnce(&str) -> Option<&'c Credential>,
+        known: Option<&Credential>,
     ) -> Result<Caller, ApiError> {
-        let Some(auth_value) = headers.get(http::header::AUTHORIZATION) else {
-            return Err(ApiError::MissingAuthenticationToken("Missing Authentication Token".into()));
-        };
-        let auth_value = auth_value
-            .to_str()
-            .map_err(|_| ApiError::IncompleteSignature("Authorization header is not valid ASCII.".into()))?;
-        let auth = Authorization::parse(auth_value)?;
-
+        let auth_value = auth.value;
         let amz_date = headers
             .get(&X_AMZ_DATE)
             .and_then(|v| v.to_str().ok())
@@ -321,7 +322,6 @@ impl<C: CredentialStore> Verifier<C> {
             )));
         }
 
-        let known = lookup(auth.access_key_id);
         if self.mode == AuthMode::AcceptAny {
             return Ok(Caller {
                 account_id: known.map(|c| c.account_id.clone()).unwrap_or_else(|| self.default_account.clone()),
@@ -364,6 +364,14 @@ impl<C: CredentialStore> Verifier<C> {
             ))
         }
     }
+}
+
+/// The request's `Authorization` header as text, or AWS's answer to its absence.
+pub fn authorization_header(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+        return Err(ApiError::MissingAuthenticationToken("Missing Authentication Token".into()));
+    };
+    value.to_str().map_err(|_| ApiError::IncompleteSignature("Authorization header is not valid ASCII.".into()))
 }
 
 /// `YYYYMMDDTHHMMSSZ`, parsed by hand: chrono's format-string parser showed in profiles.

@@ -19,7 +19,7 @@ use casement_engine::runner::{AwsClients, LambdaRunner, StepFunctionsRunner};
 use casement_engine::{Engine, EngineConfig, RunCommand, RunCommandRunner, Runners, Signals, SystemClock};
 use casement_model::{Scope, TaskType};
 use casement_protocol::awsjson::{self, CONTENT_TYPE, MAX_BODY_BYTES};
-use casement_protocol::sigv4::{AuthMode, StaticCredentials, Verifier};
+use casement_protocol::sigv4::{self, AuthMode, Authorization, StaticCredentials, Verifier};
 use casement_protocol::{validate, ApiError};
 use casement_store::sqlite::{SqliteStore, Synchronous};
 use casement_store::{PgStore, Store};
@@ -312,22 +312,13 @@ async fn agent_call(
     if op == casement_protocol::agent::REGISTER {
         return casement_api::agent::register(api, now.timestamp_millis(), json).await;
     }
-    let auth = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::MissingAuthenticationToken("Missing Authentication Token".into()))?;
-    let akid = casement_protocol::sigv4::Authorization::parse(auth)?.access_key_id.to_owned();
-    let key = casement_api::agent::node_key(api, &akid, now.timestamp_millis())
+    let auth = Authorization::parse(sigv4::authorization_header(headers)?)?;
+    let node = casement_api::agent::node_key(api, auth.access_key_id, now.timestamp_millis())
         .await?
         .ok_or_else(|| ApiError::UnrecognizedClient("The security token included in the request is invalid.".into()))?;
-    if key.deregistered {
-        return Err(ApiError::AccessDenied(format!("Managed node {} is deregistered.", key.instance_id)));
+    if node.deregistered {
+        return Err(ApiError::AccessDenied(format!("Managed node {} is deregistered.", node.node.instance_id)));
     }
-    let credential = casement_protocol::sigv4::Credential {
-        access_key_id: key.access_key_id.clone(),
-        secret_access_key: key.secret_access_key.clone(),
-        account_id: key.scope.account.clone(),
-    };
     state.verifier.verify_node(
         method.as_str(),
         uri.path(),
@@ -335,11 +326,11 @@ async fn agent_call(
         headers,
         body,
         now,
-        &credential,
+        &auth,
+        &node.credential,
     )?;
-    let node = casement_api::agent::Node { scope: key.scope.clone(), instance_id: key.instance_id };
-    let ctx = Context { scope: key.scope, now_ms: now.timestamp_millis() };
-    casement_api::agent::dispatch(api, &ctx, &node, op, json).await
+    let ctx = Context { scope: node.node.scope.clone(), now_ms: now.timestamp_millis() };
+    casement_api::agent::dispatch(api, &ctx, &node.node, op, json).await
 }
 
 fn json_response(

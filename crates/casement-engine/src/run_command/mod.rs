@@ -18,7 +18,7 @@ use casement_model::command::{
     DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_ERRORS, MAX_STDERR_CHARS, MAX_STDOUT_CHARS, RUN_SHELL_SCRIPT,
 };
 use casement_model::{Command, Scope, Target};
-use casement_store::{CommandUpdate, Store, StoreError, Which};
+use casement_store::{CommandUpdate, InvocationFn, Store, StoreError, Which};
 use serde_json::Value;
 use tokio::sync::Notify;
 
@@ -123,6 +123,23 @@ impl RunCommand {
         self.changed.notify_waiters();
     }
 
+    /// Apply `f` to the invocation of `command_id` on `node`, and announce the change.
+    /// Returns whether the command was sent to that node at all.
+    async fn update_on(
+        &self,
+        scope: &Scope,
+        node: &str,
+        command_id: &str,
+        f: &InvocationFn<'_>,
+    ) -> Result<bool, StoreError> {
+        let nodes = [node.to_owned()];
+        let update = self.store.update_invocations(scope, command_id, Which::Instances(&nodes), f).await?;
+        Ok(update.is_some_and(|u| {
+            self.announce(&u);
+            u.matched > 0
+        }))
+    }
+
     /// SendCommand: resolve the nodes, record the command with one Pending invocation per
     /// node, and release the first MaxConcurrency of them to their agents.
     pub async fn send(&self, scope: &Scope, req: SendCommand) -> Result<Command, SendError> {
@@ -171,47 +188,44 @@ impl RunCommand {
     /// The nodes a command goes to, with their computer names: every `InstanceIds` entry
     /// must be a registered node; `Targets` select among registered nodes.
     async fn resolve(&self, scope: &Scope, req: &SendCommand) -> Result<Vec<(String, String)>, SendError> {
-        let mut ids: Vec<String> = Vec::new();
-        if !req.instance_ids.is_empty() {
-            ids.extend(req.instance_ids.iter().cloned());
+        let ids = if req.instance_ids.is_empty() {
+            crate::targets::nodes(&*self.store, scope, &req.targets).await?
         } else {
-            ids = crate::targets::nodes(&*self.store, scope, &req.targets).await?;
-        }
-        let mut out = Vec::with_capacity(ids.len());
-        let mut unknown = Vec::new();
+            req.instance_ids.clone()
+        };
+        // Each node's computer name, by ID. A fleet is read in one pass over the registered
+        // nodes, in pages, rather than a read per node (1,000 of those were most of
+        // SendCommand's time).
+        let mut names: HashMap<String, String> = HashMap::with_capacity(ids.len());
         if ids.len() > NODE_LOOKUPS {
-            // A fleet: one pass over the registered nodes, in pages, rather than a read
-            // per node (1,000 of those were most of SendCommand's time).
             let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
-            let mut found: HashMap<String, String> = HashMap::with_capacity(ids.len());
             let mut after: Option<String> = None;
             loop {
                 let page = self.store.list_nodes(scope, after.as_deref(), NODE_PAGE).await?;
-                let last = page.last().map(|n| n.instance_id.clone());
+                after = page.last().map(|n| n.instance_id.clone());
                 for node in page {
                     if wanted.contains(node.instance_id.as_str()) {
-                        found.insert(node.instance_id, node.computer_name.unwrap_or_default());
+                        names.insert(node.instance_id, node.computer_name.unwrap_or_default());
                     }
                 }
-                match last {
-                    Some(l) if found.len() < wanted.len() => after = Some(l),
-                    _ => break,
-                }
-            }
-            for id in ids {
-                match found.get(&id).cloned() {
-                    Some(name) => out.push((id, name)),
-                    None if !req.instance_ids.is_empty() => unknown.push(id),
-                    None => {}
+                if after.is_none() || names.len() == wanted.len() {
+                    break;
                 }
             }
         } else {
-            for id in ids {
-                match self.store.get_node(scope, &id).await? {
-                    Some(node) => out.push((id, node.computer_name.unwrap_or_default())),
-                    None if !req.instance_ids.is_empty() => unknown.push(id),
-                    None => {}
+            for id in &ids {
+                if let Some(node) = self.store.get_node(scope, id).await? {
+                    names.insert(node.instance_id, node.computer_name.unwrap_or_default());
                 }
+            }
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        let mut unknown = Vec::new();
+        for id in ids {
+            match names.get(&id) {
+                Some(name) => out.push((id, name.clone())),
+                None if !req.instance_ids.is_empty() => unknown.push(id),
+                None => {}
             }
         }
         if !unknown.is_empty() {
@@ -297,76 +311,62 @@ impl RunCommand {
         cancel: bool,
     ) -> Result<bool, StoreError> {
         let now = self.now();
-        let nodes = [node.to_owned()];
-        let update = self
-            .store
-            .update_invocations(scope, command_id, Which::Instances(&nodes), &move |cmd, inv| {
-                if cancel {
-                    let was = inv.cancel_pending;
-                    inv.cancel_pending = false;
-                    return was;
-                }
-                if inv.acked || inv.state.is_final() {
-                    return false;
-                }
-                inv.acked = true;
-                if inv.state == InvocationState::Pending || inv.state == InvocationState::Delayed {
-                    inv.state = InvocationState::InProgress;
-                }
-                inv.start_ms.get_or_insert(now);
-                inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
-                true
-            })
-            .await?;
-        Ok(update.is_some_and(|u| {
-            self.announce(&u);
-            u.matched > 0
-        }))
+        self.update_on(scope, node, command_id, &move |cmd, inv| {
+            if cancel {
+                let was = inv.cancel_pending;
+                inv.cancel_pending = false;
+                return was;
+            }
+            if inv.acked || inv.state.is_final() {
+                return false;
+            }
+            inv.acked = true;
+            if inv.state == InvocationState::Pending || inv.state == InvocationState::Delayed {
+                inv.state = InvocationState::InProgress;
+            }
+            inv.start_ms.get_or_insert(now);
+            inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
+            true
+        })
+        .await
     }
 
     /// SendReply: the agent's status for the command on `node`. Returns whether the
     /// command was sent to that node at all.
     pub async fn reply(&self, scope: &Scope, node: &str, command_id: &str, reply: Reply) -> Result<bool, StoreError> {
         let now = self.now();
-        let nodes = [node.to_owned()];
-        let update = self
-            .store
-            .update_invocations(scope, command_id, Which::Instances(&nodes), &move |cmd, inv| {
-                if inv.state.is_final() {
-                    return false;
-                }
-                if !inv.acked {
-                    inv.acked = true;
-                    inv.start_ms.get_or_insert(now);
-                    inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
-                }
-                if let Some(code) = reply.response_code {
-                    inv.response_code = code;
-                }
-                if let Some(out) = &reply.stdout {
-                    inv.stdout = clip_chars(out, MAX_STDOUT_CHARS).to_owned();
-                }
-                if let Some(err) = &reply.stderr {
-                    inv.stderr = clip_chars(err, MAX_STDERR_CHARS).to_owned();
-                }
-                match reply.status.as_str() {
-                    "Success" => inv.finish(InvocationState::Success, now),
-                    "Failed" => inv.finish(InvocationState::Failed, now),
-                    "TimedOut" => inv.finish(InvocationState::ExecutionTimedOut, now),
-                    "Cancelled" => inv.finish(InvocationState::Cancelled, now),
-                    _ => {
-                        if matches!(inv.state, InvocationState::Pending | InvocationState::Delayed) {
-                            inv.state = InvocationState::InProgress;
-                        }
-                        true
+        self.update_on(scope, node, command_id, &move |cmd, inv| {
+            if inv.state.is_final() {
+                return false;
+            }
+            if !inv.acked {
+                inv.acked = true;
+                inv.start_ms.get_or_insert(now);
+                inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
+            }
+            if let Some(code) = reply.response_code {
+                inv.response_code = code;
+            }
+            if let Some(out) = &reply.stdout {
+                inv.stdout = clip_chars(out, MAX_STDOUT_CHARS).to_owned();
+            }
+            if let Some(err) = &reply.stderr {
+                inv.stderr = clip_chars(err, MAX_STDERR_CHARS).to_owned();
+            }
+            match reply.status.as_str() {
+                "Success" => inv.finish(InvocationState::Success, now),
+                "Failed" => inv.finish(InvocationState::Failed, now),
+                "TimedOut" => inv.finish(InvocationState::ExecutionTimedOut, now),
+                "Cancelled" => inv.finish(InvocationState::Cancelled, now),
+                _ => {
+                    if matches!(inv.state, InvocationState::Pending | InvocationState::Delayed) {
+                        inv.state = InvocationState::InProgress;
                     }
+                    true
                 }
-            })
-            .await?;
-        Ok(update.is_some_and(|u| {
-            self.announce(&u);
-            u.matched > 0
-        }))
+            }
+        })
+        .await
     }
 
     /// FailMessage: the agent could not take the command at all.
@@ -388,25 +388,19 @@ impl RunCommand {
             match self.store.due_invocations(now, 1_000).await {
                 Ok(due) => {
                     for (scope, command_id, node) in due {
-                        let nodes = [node];
-                        let result = self
-                            .store
-                            .update_invocations(&scope, &command_id, Which::Instances(&nodes), &move |_, inv| {
-                                if inv.state.is_final() || inv.deadline_ms > now {
-                                    return false;
-                                }
-                                let end = if inv.state == InvocationState::Cancelling {
-                                    InvocationState::Cancelled
-                                } else {
-                                    InvocationState::DeliveryTimedOut
-                                };
-                                inv.finish(end, now)
-                            })
-                            .await;
-                        match result {
-                            Ok(Some(u)) => self.announce(&u),
-                            Ok(None) => {}
-                            Err(e) => tracing::warn!(error = %e, "timing out an invocation failed"),
+                        let time_out = move |_: &mut Command, inv: &mut CommandInvocation| {
+                            if inv.state.is_final() || inv.deadline_ms > now {
+                                return false;
+                            }
+                            let end = if inv.state == InvocationState::Cancelling {
+                                InvocationState::Cancelled
+                            } else {
+                                InvocationState::DeliveryTimedOut
+                            };
+                            inv.finish(end, now)
+                        };
+                        if let Err(e) = self.update_on(&scope, &node, &command_id, &time_out).await {
+                            tracing::warn!(error = %e, "timing out an invocation failed");
                         }
                     }
                 }
