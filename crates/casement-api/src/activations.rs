@@ -138,44 +138,38 @@ pub async fn describe(api: &Api, ctx: &Context, req: DescribeRequest) -> Result<
         return Err(ApiError::InvalidFilter("Each filter needs a FilterKey.".into()));
     }
     let size = pagination::page_size(req.max_results, 50, 50);
-    let mut after = pagination::decode(req.next_token.as_deref())
-        .map_err(|_| ApiError::InvalidNextToken("The specified NextToken is not valid.".into()))?;
-    let mut found = Vec::new();
-    let mut next_token = None;
-    'scan: loop {
-        let batch = api.store.list_activations(&ctx.scope, after.as_deref(), 100).await.map_err(internal)?;
-        let done = batch.len() < 100;
-        for a in batch {
-            after = Some(a.activation_id.clone());
-            if matches(&a, &filters) {
-                if found.len() == size {
-                    next_token = found.last().map(|d: &ActivationDto| pagination::encode(&d.activation_id));
-                    break 'scan;
-                }
-                let tags = api
-                    .store
-                    .list_tags(&ctx.scope, casement_model::node::ACTIVATION_RESOURCE_TYPE, &a.activation_id)
-                    .await
-                    .map_err(internal)?;
-                found.push(ActivationDto {
-                    expired: ctx.now_ms >= a.expiration_ms,
-                    activation_id: a.activation_id,
-                    description: a.description,
-                    default_instance_name: a.default_instance_name,
-                    iam_role: a.iam_role,
-                    registration_limit: a.registration_limit,
-                    registrations_count: a.registrations_count,
-                    expiration_date: a.expiration_ms,
-                    created_date: a.created_ms,
-                    tags,
-                });
-            }
-        }
-        if done {
-            break;
-        }
+    let (page, after) = pagination::scan(
+        size,
+        pagination::decode_next_token(req.next_token.as_deref())?,
+        |after, n| {
+            Box::pin(async move { api.store.list_activations(&ctx.scope, after.as_deref(), n).await.map_err(internal) })
+        },
+        |a| a.activation_id.clone(),
+        |a| Box::pin(std::future::ready(Ok(matches(&a, &filters).then_some(a)))),
+    )
+    .await?;
+    // Tags are read for the page served only.
+    let mut found = Vec::with_capacity(page.len());
+    for a in page {
+        let tags = api
+            .store
+            .list_tags(&ctx.scope, casement_model::node::ACTIVATION_RESOURCE_TYPE, &a.activation_id)
+            .await
+            .map_err(internal)?;
+        found.push(ActivationDto {
+            expired: ctx.now_ms >= a.expiration_ms,
+            activation_id: a.activation_id,
+            description: a.description,
+            default_instance_name: a.default_instance_name,
+            iam_role: a.iam_role,
+            registration_limit: a.registration_limit,
+            registrations_count: a.registrations_count,
+            expiration_date: a.expiration_ms,
+            created_date: a.created_ms,
+            tags,
+        });
     }
-    Ok(DescribeResult { activation_list: found, next_token })
+    Ok(DescribeResult { activation_list: found, next_token: after.as_deref().map(pagination::encode) })
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,7 +2,8 @@
 //! CancelCommand. The work is done by the engine's `RunCommand` service; this module is
 //! the wire shapes and the checks SSM makes before it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use casement_engine::run_command::{SendCommand, SendError};
 use casement_model::command::{clip_chars, MAX_PLUGIN_OUTPUT_CHARS, SHELL_PLUGIN};
@@ -248,8 +249,8 @@ fn encode_key(k: &CommandKey) -> String {
 }
 
 fn decode_key(token: Option<&str>) -> Result<Option<CommandKey>, ApiError> {
-    let invalid = || ApiError::InvalidNextToken("The specified NextToken is not valid.".into());
-    let Some(raw) = pagination::decode(token).map_err(|_| invalid())? else { return Ok(None) };
+    let invalid = pagination::invalid_next_token;
+    let Some(raw) = pagination::decode_next_token(token)? else { return Ok(None) };
     let mut parts = raw.splitn(3, '|');
     let t = parts.next().and_then(|t| t.parse().ok()).ok_or_else(invalid)?;
     let c = parts.next().ok_or_else(invalid)?.to_owned();
@@ -291,31 +292,25 @@ pub async fn list(api: &Api, ctx: &Context, req: ListRequest) -> Result<ListResu
         return Ok(ListResult { commands, next_token: None });
     }
     let size = pagination::page_size(req.max_results, 50, 50);
-    let mut after = decode_key(req.next_token.as_deref())?;
-    let mut out: Vec<Command> = Vec::new();
-    let mut next_token = None;
-    'scan: loop {
-        let batch = api
-            .store
-            .list_commands(&ctx.scope, req.instance_id.as_deref(), after.as_ref(), 100)
-            .await
-            .map_err(internal)?;
-        let done = batch.len() < 100;
-        for c in batch {
-            after = Some((c.requested_ms, c.command_id.clone(), String::new()));
-            if keep(&checks, c.requested_ms, &c.status, &c.document_name) {
-                if out.len() == size {
-                    next_token = out.last().map(|l| encode_key(&(l.requested_ms, l.command_id.clone(), String::new())));
-                    break 'scan;
-                }
-                out.push(c);
-            }
-        }
-        if done {
-            break;
-        }
-    }
-    Ok(ListResult { commands: out.into_iter().map(Into::into).collect(), next_token })
+    let instance = req.instance_id.as_deref();
+    let checks = &checks;
+    let (commands, after) = pagination::scan(
+        size,
+        decode_key(req.next_token.as_deref())?,
+        |after, n| {
+            Box::pin(
+                async move { api.store.list_commands(&ctx.scope, instance, after.as_ref(), n).await.map_err(internal) },
+            )
+        },
+        |c| (c.requested_ms, c.command_id.clone(), String::new()),
+        |c| {
+            Box::pin(std::future::ready(
+                Ok(keep(checks, c.requested_ms, &c.status, &c.document_name).then(|| c.into())),
+            ))
+        },
+    )
+    .await?;
+    Ok(ListResult { commands, next_token: after.as_ref().map(encode_key) })
 }
 
 #[derive(Debug, Deserialize)]
@@ -445,45 +440,41 @@ pub async fn list_invocations(
     }
     let details = req.details.unwrap_or(false);
     let size = pagination::page_size(req.max_results, 50, 50);
-    let mut after = decode_key(req.next_token.as_deref())?;
-    let mut commands: BTreeMap<String, Command> = BTreeMap::new();
-    let mut out = Vec::new();
-    let mut next_token = None;
-    'scan: loop {
-        let batch = api
-            .store
-            .list_command_invocations(
-                &ctx.scope,
-                req.command_id.as_deref(),
-                req.instance_id.as_deref(),
-                after.as_ref(),
-                100,
-            )
-            .await
-            .map_err(internal)?;
-        let done = batch.len() < 100;
-        for inv in batch {
-            let key = (inv.requested_ms, inv.command_id.clone(), inv.instance_id.clone());
-            if !commands.contains_key(&inv.command_id) {
-                if let Some(c) = api.store.get_command(&ctx.scope, &inv.command_id).await.map_err(internal)? {
-                    commands.insert(c.command_id.clone(), c);
+    let (command, instance) = (req.command_id.as_deref(), req.instance_id.as_deref());
+    let checks = &checks;
+    let (out, after) = pagination::scan(
+        size,
+        decode_key(req.next_token.as_deref())?,
+        // Each row comes with its command (read once per batch), which the filters and
+        // the answer need.
+        |after, n| {
+            Box::pin(async move {
+                let batch = api
+                    .store
+                    .list_command_invocations(&ctx.scope, command, instance, after.as_ref(), n)
+                    .await
+                    .map_err(internal)?;
+                let mut commands: HashMap<String, Option<Arc<Command>>> = HashMap::new();
+                let mut rows = Vec::with_capacity(batch.len());
+                for inv in batch {
+                    if !commands.contains_key(&inv.command_id) {
+                        let c = api.store.get_command(&ctx.scope, &inv.command_id).await.map_err(internal)?;
+                        commands.insert(inv.command_id.clone(), c.map(Arc::new));
+                    }
+                    let cmd = commands.get(&inv.command_id).cloned().flatten();
+                    rows.push((inv, cmd));
                 }
-            }
-            let Some(cmd) = commands.get(&inv.command_id) else { continue };
-            if keep(&checks, inv.requested_ms, inv.state.status(), &cmd.document_name) {
-                if out.len() == size {
-                    next_token = after.as_ref().map(encode_key);
-                    break 'scan;
-                }
-                out.push(invocation_dto(cmd, inv, details));
-            }
-            after = Some(key);
-        }
-        if done {
-            break;
-        }
-    }
-    Ok(ListInvocationsResult { command_invocations: out, next_token })
+                Ok(rows)
+            })
+        },
+        |(inv, _)| (inv.requested_ms, inv.command_id.clone(), inv.instance_id.clone()),
+        |(inv, cmd)| {
+            let item = cmd.filter(|c| keep(checks, inv.requested_ms, inv.state.status(), &c.document_name));
+            Box::pin(std::future::ready(Ok(item.map(|c| invocation_dto(&c, inv, details)))))
+        },
+    )
+    .await?;
+    Ok(ListInvocationsResult { command_invocations: out, next_token: after.as_ref().map(encode_key) })
 }
 
 #[derive(Debug, Deserialize)]

@@ -182,38 +182,32 @@ pub async fn describe(api: &Api, ctx: &Context, req: DescribeRequest) -> Result<
     let checks = checks(&req)?;
     let needs_tags = checks.iter().any(|c| !matches!(c, Check::Field(..)));
     let size = pagination::page_size(req.max_results, 10, 50);
-    let mut after = pagination::decode(req.next_token.as_deref())
-        .map_err(|_| ApiError::InvalidNextToken("The specified NextToken is not valid.".into()))?;
-    let mut found: Vec<InstanceInformation> = Vec::new();
-    let mut next_token = None;
-    'scan: loop {
-        let batch = api.store.list_nodes(&ctx.scope, after.as_deref(), 100).await.map_err(internal)?;
-        let done = batch.len() < 100;
-        for n in batch {
-            after = Some(n.instance_id.clone());
-            let tags = if needs_tags {
-                api.store.list_tags(&ctx.scope, NODE_TAGS, &n.instance_id).await.map_err(internal)?
-            } else {
-                Vec::new()
-            };
-            let i = info(api, n, ctx.now_ms);
-            let ok = checks.iter().all(|c| match c {
-                Check::Field(key, values) => field_matches(&i, key, values),
-                other => tags_match(&tags, other),
-            });
-            if ok {
-                if found.len() == size {
-                    next_token = found.last().map(|l| pagination::encode(&l.instance_id));
-                    break 'scan;
-                }
-                found.push(i);
-            }
-        }
-        if done {
-            break;
-        }
-    }
-    Ok(DescribeResult { instance_information_list: found, next_token })
+    let checks = &checks;
+    let (found, after) = pagination::scan(
+        size,
+        pagination::decode_next_token(req.next_token.as_deref())?,
+        |after, n| {
+            Box::pin(async move { api.store.list_nodes(&ctx.scope, after.as_deref(), n).await.map_err(internal) })
+        },
+        |n| n.instance_id.clone(),
+        |n| {
+            Box::pin(async move {
+                let tags = if needs_tags {
+                    api.store.list_tags(&ctx.scope, NODE_TAGS, &n.instance_id).await.map_err(internal)?
+                } else {
+                    Vec::new()
+                };
+                let i = info(api, n, ctx.now_ms);
+                let ok = checks.iter().all(|c| match c {
+                    Check::Field(key, values) => field_matches(&i, key, values),
+                    other => tags_match(&tags, other),
+                });
+                Ok(ok.then_some(i))
+            })
+        },
+    )
+    .await?;
+    Ok(DescribeResult { instance_information_list: found, next_token: after.as_deref().map(pagination::encode) })
 }
 
 #[derive(Debug, Deserialize)]

@@ -127,12 +127,19 @@ impl SqliteStore {
         map.insert(cmd.command_id.clone(), (scope.clone(), cmd));
     }
 
-    /// A command, from the cache or the store (and then cached).
-    fn command(&self, tx: &Transaction<'_>, scope: &Scope, id: &str) -> Result<Option<Arc<Command>>, StoreError> {
+    /// A command, from the cache or else the store. What is read here is not cached: only
+    /// writes fill the cache, under the write lock, so a read racing a write cannot put
+    /// back an older version.
+    fn command(
+        &self,
+        conn: &rusqlite::Connection,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<Arc<Command>>, StoreError> {
         if let Some(c) = self.cached_command(scope, id) {
             return Ok(Some(c));
         }
-        Ok(get_command(tx, scope, id)?.map(Arc::new))
+        Ok(get_command(conn, scope, id)?.map(Arc::new))
     }
 
     pub(super) fn create_command_sync(
@@ -214,10 +221,7 @@ impl SqliteStore {
     }
 
     pub(super) fn get_command_sync(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
-        if let Some(c) = self.cached_command(scope, id) {
-            return Ok(Some((*c).clone()));
-        }
-        get_command(&self.reader(), scope, id)
+        Ok(self.command(&self.reader(), scope, id)?.map(Arc::unwrap_or_clone))
     }
 
     pub(super) fn list_commands_sync(
@@ -350,12 +354,8 @@ impl SqliteStore {
         };
         let mut out = Vec::with_capacity(invs.len());
         for inv in invs {
-            let cmd = match self.cached_command(scope, &inv.command_id) {
-                Some(c) => Some((*c).clone()),
-                None => get_command(&conn, scope, &inv.command_id)?,
-            };
-            if let Some(cmd) = cmd {
-                out.push((cmd, inv));
+            if let Some(cmd) = self.command(&conn, scope, &inv.command_id)? {
+                out.push((Arc::unwrap_or_clone(cmd), inv));
             }
         }
         Ok(out)
