@@ -118,8 +118,10 @@ pub enum Which<'a> {
 }
 
 /// A change to one invocation (and, through it, its command), made inside the store's
-/// transaction. Returns whether it changed anything.
-pub type InvocationFn<'a> = dyn Fn(&mut Command, &mut CommandInvocation) -> bool + Send + Sync + 'a;
+/// transaction. Returns whether it changed anything. Owned and shared, because a store
+/// may apply it on another request's task, batched with other changes (SQLite's group
+/// commit), and again alone if that batch fails.
+pub type InvocationFn = dyn Fn(&mut Command, &mut CommandInvocation) -> bool + Send + Sync;
 
 /// A command after a change, with what the change did.
 #[derive(Debug, Clone)]
@@ -410,7 +412,7 @@ pub trait Store: Send + Sync + 'static {
         scope: &Scope,
         command_id: &str,
         which: Which<'_>,
-        f: &InvocationFn<'_>,
+        f: Arc<InvocationFn>,
     ) -> Result<Option<CommandUpdate>, StoreError>;
     async fn get_command(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError>;
     /// Commands newest first (only those sent to `instance`, if given), after `after`.

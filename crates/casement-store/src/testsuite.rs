@@ -1,6 +1,8 @@
 //! The store conformance suite: every behaviour callers rely on, written once against
 //! `&dyn Store` and instantiated for each backend with [`store_test_suite!`].
 
+use std::sync::Arc;
+
 use casement_model::{
     ExecutionStatus, Scope, Tag, Target, TaskExecution, TaskInvocation, TaskType, Window, WindowExecution, WindowId,
     WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
@@ -488,6 +490,51 @@ fn invocations(cmd: &casement_model::Command, nodes: &[&str]) -> Vec<casement_mo
         .collect()
 }
 
+/// Updates arriving together (SQLite commits them as one batch) each see the ones
+/// before them: ten successes under MaxConcurrency 10 release exactly the next ten nodes,
+/// once each, and the command counts all ten.
+pub async fn concurrent_command_updates_settle_together(s: &dyn Store) {
+    use crate::Which;
+    use casement_model::InvocationState as St;
+    let sc = scope();
+    let c = command("2b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 1_000, "10", "100%");
+    let nodes: Vec<String> = (0..40).map(|i| format!("mi-{i:02}")).collect();
+    let refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    s.create_command(&sc, &c, &invocations(&c, &refs)).await.unwrap();
+    let one: Vec<[String; 1]> = nodes.iter().map(|n| [n.clone()]).collect();
+    let mut calls = Vec::new();
+    for target in &one[..10] {
+        calls.push(s.update_invocations(
+            &sc,
+            &c.command_id,
+            Which::Instances(target),
+            Arc::new(|_, inv| inv.finish(St::Success, 7)),
+        ));
+    }
+    // A change that changes nothing, and one to a command that does not exist.
+    calls.push(s.update_invocations(&sc, &c.command_id, Which::Instances(&one[30]), Arc::new(|_, _| false)));
+    calls.push(s.update_invocations(&sc, "3b6bb1e2-0000-0000-0000-4b0e2f1c9a11", Which::All, Arc::new(|_, _| true)));
+    let results = futures_util::future::join_all(calls).await;
+    let mut released = Vec::new();
+    for r in &results[..10] {
+        let u = r.as_ref().unwrap().as_ref().unwrap();
+        assert_eq!(u.matched, 1);
+        released.extend(u.changed.iter().filter(|i| i.pending_message()).map(|i| i.instance_id.clone()));
+    }
+    released.sort();
+    assert_eq!(released, nodes[10..20], "each next node is released once");
+    let noop = results[10].as_ref().unwrap().as_ref().unwrap();
+    assert!(noop.changed.is_empty());
+    assert!(results[11].as_ref().unwrap().is_none());
+    let stored = s.get_command(&sc, &c.command_id).await.unwrap().unwrap();
+    assert_eq!((stored.completed_count, stored.status.as_str()), (10, "InProgress"));
+    let all = s.list_command_invocations(&sc, Some(&c.command_id), None, None, 50).await.unwrap();
+    let count = |f: &dyn Fn(&casement_model::CommandInvocation) -> bool| all.iter().filter(|i| f(i)).count();
+    assert_eq!(count(&|i| i.state == St::Success), 10);
+    assert_eq!(count(&|i| i.pending_message()), 10);
+    assert_eq!(count(&|i| !i.released), 20);
+}
+
 pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     use crate::Which;
     use casement_model::InvocationState as St;
@@ -508,11 +555,16 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     assert_eq!(s.node_messages(&sc, "mi-a", 10).await.unwrap().len(), 1);
     let a = ["mi-a".to_string()];
     let acked = s
-        .update_invocations(&sc, &c.command_id, Which::Instances(&a), &|_, inv| {
-            inv.acked = true;
-            inv.state = St::InProgress;
-            true
-        })
+        .update_invocations(
+            &sc,
+            &c.command_id,
+            Which::Instances(&a),
+            Arc::new(|_, inv| {
+                inv.acked = true;
+                inv.state = St::InProgress;
+                true
+            }),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -520,7 +572,7 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     assert!(s.node_messages(&sc, "mi-a", 10).await.unwrap().is_empty());
     // A failure beyond MaxErrors 0 terminates the waiting ones.
     let failed = s
-        .update_invocations(&sc, &c.command_id, Which::Instances(&a), &|_, inv| inv.finish(St::Failed, 5))
+        .update_invocations(&sc, &c.command_id, Which::Instances(&a), Arc::new(|_, inv| inv.finish(St::Failed, 5)))
         .await
         .unwrap()
         .unwrap();
@@ -532,12 +584,13 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     let states: Vec<St> = all.iter().map(|i| i.state).collect();
     assert_eq!(states, [St::Failed, St::Terminated, St::Terminated]);
     assert!(s
-        .update_invocations(&sc, "0b6bb1e2-0000-0000-0000-4b0e2f1c9a11", Which::All, &|_, _| true)
+        .update_invocations(&sc, "0b6bb1e2-0000-0000-0000-4b0e2f1c9a11", Which::All, Arc::new(|_, _| true))
         .await
         .unwrap()
         .is_none());
     let elsewhere = ["mi-z".to_string()];
-    let none = s.update_invocations(&sc, &c.command_id, Which::Instances(&elsewhere), &|_, _| true).await.unwrap();
+    let none =
+        s.update_invocations(&sc, &c.command_id, Which::Instances(&elsewhere), Arc::new(|_, _| true)).await.unwrap();
     assert_eq!(none.unwrap().matched, 0, "a node the command was not sent to matches nothing");
     assert_eq!(acked.matched, 1);
 
@@ -545,7 +598,7 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     let c2 = command("1b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 2_000, "1", "1");
     s.create_command(&sc, &c2, &invocations(&c2, &["mi-a", "mi-b"])).await.unwrap();
     let ok = s
-        .update_invocations(&sc, &c2.command_id, Which::Instances(&a), &|_, inv| inv.finish(St::Success, 6))
+        .update_invocations(&sc, &c2.command_id, Which::Instances(&a), Arc::new(|_, inv| inv.finish(St::Success, 6)))
         .await
         .unwrap()
         .unwrap();
@@ -554,7 +607,12 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     assert_eq!(due, [(sc.clone(), c2.command_id.clone(), "mi-b".to_string())]);
     let b = ["mi-b".to_string()];
     let timed_out = s
-        .update_invocations(&sc, &c2.command_id, Which::Instances(&b), &|_, inv| inv.finish(St::DeliveryTimedOut, 7))
+        .update_invocations(
+            &sc,
+            &c2.command_id,
+            Which::Instances(&b),
+            Arc::new(|_, inv| inv.finish(St::DeliveryTimedOut, 7)),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -605,7 +663,7 @@ macro_rules! store_test_suite {
             limits_are_enforced, targets_tasks_and_safe_deregister, delete_cascades, tags_overwrite_and_limit,
             due_windows_fire_once, executions_round_trip_and_page, cancel_adopt_and_purge, event_cursors,
             tagged_resources_match, writes_append_their_events, nodes_register_within_limits,
-            commands_settle_and_queue_messages);
+            commands_settle_and_queue_messages, concurrent_command_updates_settle_together);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

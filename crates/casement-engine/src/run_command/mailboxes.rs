@@ -23,11 +23,25 @@ pub type Delivery = (Arc<Command>, CommandInvocation);
 pub struct Mailbox {
     pub(crate) wake: Notify,
     ready: Mutex<Vec<Delivery>>,
+    /// When a poll last read this node's messages from the store.
+    read_at: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Mailbox {
     pub(crate) fn take(&self) -> Vec<Delivery> {
         std::mem::take(&mut *self.ready.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether a poll should read the store now: first thing after this server started
+    /// serving the node, then once every `every`. Between reads the mailbox has every
+    /// message this server made; the reads find the rest.
+    pub(crate) fn store_read_due(&self, now: tokio::time::Instant, every: std::time::Duration) -> bool {
+        let mut at = self.read_at.lock().unwrap_or_else(|p| p.into_inner());
+        if at.is_some_and(|t| now < t + every) {
+            return false;
+        }
+        *at = Some(now);
+        true
     }
 }
 
@@ -86,5 +100,25 @@ impl Mailboxes {
     /// The agent acknowledged it: forget it.
     pub fn acknowledged(&self, key: &MessageKey) {
         self.hidden.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A node's polls read the store on the first poll, then at most once per interval.
+    #[test]
+    fn the_store_is_read_once_per_interval() {
+        let mailbox = Mailbox::default();
+        let t0 = tokio::time::Instant::now();
+        let every = Duration::from_secs(20);
+        assert!(mailbox.store_read_due(t0, every));
+        assert!(!mailbox.store_read_due(t0 + Duration::from_secs(1), every));
+        assert!(!mailbox.store_read_due(t0 + Duration::from_millis(19_999), every));
+        assert!(mailbox.store_read_due(t0 + every, every));
+        assert!(!mailbox.store_read_due(t0 + every + Duration::from_secs(1), every));
     }
 }

@@ -89,7 +89,9 @@ pub struct Reply {
 pub struct RunCommand {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub mailboxes: Mailboxes,
+    /// Shared with the changes a cancel hands the store (they ask whether a message was
+    /// fetched).
+    pub mailboxes: Arc<Mailboxes>,
     /// Rung after every command change: RUN_COMMAND invocations waiting on their command.
     pub(crate) changed: Notify,
     /// How often a waiting poll or follower re-reads the store for changes made through
@@ -99,7 +101,7 @@ pub struct RunCommand {
 
 impl RunCommand {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, poll: Duration) -> Arc<Self> {
-        Arc::new(Self { store, clock, mailboxes: Mailboxes::default(), changed: Notify::new(), poll })
+        Arc::new(Self { store, clock, mailboxes: Arc::default(), changed: Notify::new(), poll })
     }
 
     /// Start the deadline sweeper (delivery and execution timeouts) on this runtime.
@@ -130,7 +132,7 @@ impl RunCommand {
         scope: &Scope,
         node: &str,
         command_id: &str,
-        f: &InvocationFn<'_>,
+        f: Arc<InvocationFn>,
     ) -> Result<bool, StoreError> {
         let nodes = [node.to_owned()];
         let update = self.store.update_invocations(scope, command_id, Which::Instances(&nodes), f).await?;
@@ -250,23 +252,28 @@ impl RunCommand {
     ) -> Result<Option<Command>, StoreError> {
         let now = self.now();
         let which = instances.map_or(Which::All, Which::Instances);
-        let mailboxes = &self.mailboxes;
+        let mailboxes = self.mailboxes.clone();
         let update = self
             .store
-            .update_invocations(scope, command_id, which, &move |cmd, inv| {
-                cmd.cancel_requested = true;
-                if inv.state.is_final() || inv.state == InvocationState::Cancelling {
-                    return false;
-                }
-                let command_message = (inv.command_id.clone(), inv.instance_id.clone(), false);
-                if inv.acked || mailboxes.fetched(&command_message, now) {
-                    inv.state = InvocationState::Cancelling;
-                } else {
-                    inv.finish(InvocationState::Cancelled, now);
-                }
-                inv.cancel_pending = inv.released;
-                true
-            })
+            .update_invocations(
+                scope,
+                command_id,
+                which,
+                Arc::new(move |cmd, inv| {
+                    cmd.cancel_requested = true;
+                    if inv.state.is_final() || inv.state == InvocationState::Cancelling {
+                        return false;
+                    }
+                    let command_message = (inv.command_id.clone(), inv.instance_id.clone(), false);
+                    if inv.acked || mailboxes.fetched(&command_message, now) {
+                        inv.state = InvocationState::Cancelling;
+                    } else {
+                        inv.finish(InvocationState::Cancelled, now);
+                    }
+                    inv.cancel_pending = inv.released;
+                    true
+                }),
+            )
             .await?;
         Ok(update.map(|u| {
             self.announce(&u);
@@ -275,14 +282,16 @@ impl RunCommand {
     }
 
     /// Wait up to `wait` for messages for `node` (GetMessages' long poll): from its
-    /// mailbox when something was put there, else from the store; each message handed
-    /// out is hidden for the visibility timeout.
+    /// mailbox when something was put there, else from the store (at most once per
+    /// `poll` interval: an agent polls again as soon as it has answered, and what this
+    /// server sends reaches the mailbox anyway); each message handed out is hidden for
+    /// the visibility timeout.
     pub async fn messages(&self, scope: &Scope, node: &str, wait: Duration) -> Result<Vec<Delivery>, StoreError> {
         let mailbox = self.mailboxes.get(node);
         let until = tokio::time::Instant::now() + wait;
         loop {
             let mut found = mailbox.take();
-            if found.is_empty() {
+            if found.is_empty() && mailbox.store_read_due(tokio::time::Instant::now(), self.poll) {
                 found = self
                     .store
                     .node_messages(scope, node, 10)
@@ -311,23 +320,28 @@ impl RunCommand {
         cancel: bool,
     ) -> Result<bool, StoreError> {
         let now = self.now();
-        self.update_on(scope, node, command_id, &move |cmd, inv| {
-            if cancel {
-                let was = inv.cancel_pending;
-                inv.cancel_pending = false;
-                return was;
-            }
-            if inv.acked || inv.state.is_final() {
-                return false;
-            }
-            inv.acked = true;
-            if inv.state == InvocationState::Pending || inv.state == InvocationState::Delayed {
-                inv.state = InvocationState::InProgress;
-            }
-            inv.start_ms.get_or_insert(now);
-            inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
-            true
-        })
+        self.update_on(
+            scope,
+            node,
+            command_id,
+            Arc::new(move |cmd, inv| {
+                if cancel {
+                    let was = inv.cancel_pending;
+                    inv.cancel_pending = false;
+                    return was;
+                }
+                if inv.acked || inv.state.is_final() {
+                    return false;
+                }
+                inv.acked = true;
+                if inv.state == InvocationState::Pending || inv.state == InvocationState::Delayed {
+                    inv.state = InvocationState::InProgress;
+                }
+                inv.start_ms.get_or_insert(now);
+                inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
+                true
+            }),
+        )
         .await
     }
 
@@ -335,37 +349,42 @@ impl RunCommand {
     /// command was sent to that node at all.
     pub async fn reply(&self, scope: &Scope, node: &str, command_id: &str, reply: Reply) -> Result<bool, StoreError> {
         let now = self.now();
-        self.update_on(scope, node, command_id, &move |cmd, inv| {
-            if inv.state.is_final() {
-                return false;
-            }
-            if !inv.acked {
-                inv.acked = true;
-                inv.start_ms.get_or_insert(now);
-                inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
-            }
-            if let Some(code) = reply.response_code {
-                inv.response_code = code;
-            }
-            if let Some(out) = &reply.stdout {
-                inv.stdout = clip_chars(out, MAX_STDOUT_CHARS).to_owned();
-            }
-            if let Some(err) = &reply.stderr {
-                inv.stderr = clip_chars(err, MAX_STDERR_CHARS).to_owned();
-            }
-            match reply.status.as_str() {
-                "Success" => inv.finish(InvocationState::Success, now),
-                "Failed" => inv.finish(InvocationState::Failed, now),
-                "TimedOut" => inv.finish(InvocationState::ExecutionTimedOut, now),
-                "Cancelled" => inv.finish(InvocationState::Cancelled, now),
-                _ => {
-                    if matches!(inv.state, InvocationState::Pending | InvocationState::Delayed) {
-                        inv.state = InvocationState::InProgress;
-                    }
-                    true
+        self.update_on(
+            scope,
+            node,
+            command_id,
+            Arc::new(move |cmd, inv| {
+                if inv.state.is_final() {
+                    return false;
                 }
-            }
-        })
+                if !inv.acked {
+                    inv.acked = true;
+                    inv.start_ms.get_or_insert(now);
+                    inv.deadline_ms = cmd.expires_ms.max(now) + EXECUTION_GRACE_MS;
+                }
+                if let Some(code) = reply.response_code {
+                    inv.response_code = code;
+                }
+                if let Some(out) = &reply.stdout {
+                    inv.stdout = clip_chars(out, MAX_STDOUT_CHARS).to_owned();
+                }
+                if let Some(err) = &reply.stderr {
+                    inv.stderr = clip_chars(err, MAX_STDERR_CHARS).to_owned();
+                }
+                match reply.status.as_str() {
+                    "Success" => inv.finish(InvocationState::Success, now),
+                    "Failed" => inv.finish(InvocationState::Failed, now),
+                    "TimedOut" => inv.finish(InvocationState::ExecutionTimedOut, now),
+                    "Cancelled" => inv.finish(InvocationState::Cancelled, now),
+                    _ => {
+                        if matches!(inv.state, InvocationState::Pending | InvocationState::Delayed) {
+                            inv.state = InvocationState::InProgress;
+                        }
+                        true
+                    }
+                }
+            }),
+        )
         .await
     }
 
@@ -399,7 +418,7 @@ impl RunCommand {
                             };
                             inv.finish(end, now)
                         };
-                        if let Err(e) = self.update_on(&scope, &node, &command_id, &time_out).await {
+                        if let Err(e) = self.update_on(&scope, &node, &command_id, Arc::new(time_out)).await {
                             tracing::warn!(error = %e, "timing out an invocation failed");
                         }
                     }

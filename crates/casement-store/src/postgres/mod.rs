@@ -867,9 +867,9 @@ impl Store for PgStore {
         scope: &Scope,
         command_id: &str,
         which: Which<'_>,
-        f: &InvocationFn<'_>,
+        f: Arc<InvocationFn>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
-        self.update_invocations_pg(scope, command_id, which, f).await
+        self.update_invocations_pg(scope, command_id, which, &*f).await
     }
 
     async fn get_command(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {

@@ -318,7 +318,7 @@ impl PgStore {
         scope: &Scope,
         command_id: &str,
         which: Which<'_>,
-        f: &InvocationFn<'_>,
+        f: &InvocationFn,
     ) -> Result<Option<CommandUpdate>, StoreError> {
         let mut client = self.client().await;
         let tx = client.transaction().await?;

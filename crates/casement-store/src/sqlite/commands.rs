@@ -2,14 +2,17 @@
 //! (an invocation with a message waiting is the queue entry: no separate table to keep
 //! in step).
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use casement_model::command::{prepare, settle};
 use casement_model::{Command, CommandInvocation, InvocationState, Scope};
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::group_commit::Update;
 use super::{doc, SqliteStore};
-use crate::{CommandKey, CommandUpdate, InvocationFn, StoreError, Which};
+use crate::{CommandKey, CommandUpdate, StoreError};
 
 fn put_command(tx: &Transaction<'_>, scope: &Scope, c: &Command) -> Result<(), StoreError> {
     tx.prepare_cached(
@@ -65,9 +68,9 @@ fn invocation_docs(
     rows.map(|r| doc(r?)).collect()
 }
 
-/// Settle the command after a change: release or terminate waiting invocations, then
-/// store the recomputed command. Appends what it rewrote to `update`.
-fn settle_command(
+/// Settle the command after a change: release or terminate waiting invocations (the
+/// caller stores the recomputed command). Appends what it rewrote to `update`.
+fn settle_invocations(
     tx: &Transaction<'_>,
     scope: &Scope,
     cmd: &mut Command,
@@ -103,7 +106,7 @@ fn settle_command(
             update.push(inv);
         }
     }
-    put_command(tx, scope, cmd)
+    Ok(())
 }
 
 fn now() -> i64 {
@@ -158,66 +161,88 @@ impl SqliteStore {
                 }
                 let mut changed: Vec<CommandInvocation> =
                     invocations.into_iter().filter(|i| i.pending_message()).collect();
-                settle_command(tx, scope, &mut cmd, &mut changed, now())?;
+                settle_invocations(tx, scope, &mut cmd, &mut changed, now())?;
+                put_command(tx, scope, &cmd)?;
                 Ok(CommandUpdate { command: cmd, changed, matched: 0 })
             },
             |u| self.cache_command(scope, Arc::new(u.command.clone())),
         )
     }
 
-    pub(super) fn update_invocations_sync(
-        &self,
-        scope: &Scope,
-        command_id: &str,
-        which: Which<'_>,
-        f: &InvocationFn<'_>,
-    ) -> Result<Option<CommandUpdate>, StoreError> {
+    /// Apply a batch of command updates in one transaction (see `group_commit`). Each
+    /// sees the ones before it; each command it touches is written once, at the end.
+    pub(super) fn apply_updates(&self, updates: &[Update]) -> Result<Vec<Option<CommandUpdate>>, StoreError> {
         self.write_then(
             |tx| {
-                let Some(stored) = self.command(tx, scope, command_id)? else { return Ok(None) };
-                let mut cmd = (*stored).clone();
-                let targets = match which {
-                    Which::All => invocation_docs(
-                        tx,
-                        "SELECT doc FROM command_invocations WHERE account = ?1 AND region = ?2 AND command_id = ?3
-                     ORDER BY seq",
-                        params![scope.account, scope.region, command_id],
-                    )?,
-                    Which::Instances(ids) => {
-                        let mut out = Vec::with_capacity(ids.len());
-                        for id in ids {
-                            out.extend(invocation_docs(
-                                tx,
-                                "SELECT doc FROM command_invocations
-                             WHERE account = ?1 AND region = ?2 AND command_id = ?3 AND instance_id = ?4",
-                                params![scope.account, scope.region, command_id, id],
-                            )?);
+                // Commands as this batch left them, and whether to write them back.
+                let mut working: HashMap<(&Scope, &str), (Command, bool)> = HashMap::new();
+                let mut outcomes = Vec::with_capacity(updates.len());
+                let now = now();
+                for u in updates {
+                    let key = (&u.scope, u.command_id.as_str());
+                    let (cmd, dirty) = match working.entry(key) {
+                        Entry::Occupied(e) => e.into_mut(),
+                        Entry::Vacant(e) => match self.command(tx, &u.scope, &u.command_id)? {
+                            Some(c) => e.insert((Arc::unwrap_or_clone(c), false)),
+                            None => {
+                                outcomes.push(None);
+                                continue;
+                            }
+                        },
+                    };
+                    let before = cmd.clone();
+                    let targets = match &u.instances {
+                        None => invocation_docs(
+                            tx,
+                            "SELECT doc FROM command_invocations WHERE account = ?1 AND region = ?2 AND command_id = ?3
+                             ORDER BY seq",
+                            params![u.scope.account, u.scope.region, u.command_id],
+                        )?,
+                        Some(ids) => {
+                            let mut out = Vec::with_capacity(ids.len());
+                            for id in ids {
+                                out.extend(invocation_docs(
+                                    tx,
+                                    "SELECT doc FROM command_invocations
+                                     WHERE account = ?1 AND region = ?2 AND command_id = ?3 AND instance_id = ?4",
+                                    params![u.scope.account, u.scope.region, u.command_id, id],
+                                )?);
+                            }
+                            out
                         }
-                        out
+                    };
+                    let mut changed = Vec::new();
+                    let matched = targets.len();
+                    for mut inv in targets {
+                        let was = inv.clone();
+                        if (u.f)(cmd, &mut inv) {
+                            cmd.counts.change(&was, &inv);
+                            put_invocation(tx, &u.scope, &inv)?;
+                            changed.push(inv);
+                        }
                     }
-                };
-                let mut changed = Vec::new();
-                let matched = targets.len();
-                for mut inv in targets {
-                    let before = inv.clone();
-                    if f(&mut cmd, &mut inv) {
-                        cmd.counts.change(&before, &inv);
-                        put_invocation(tx, scope, &inv)?;
-                        changed.push(inv);
+                    if !changed.is_empty() || *cmd != before {
+                        settle_invocations(tx, &u.scope, cmd, &mut changed, now)?;
+                        *dirty = true;
+                    }
+                    outcomes.push(Some(CommandUpdate { command: cmd.clone(), changed, matched }));
+                }
+                let mut written = Vec::new();
+                for ((scope, _), (cmd, dirty)) in working {
+                    if dirty {
+                        put_command(tx, scope, &cmd)?;
+                        written.push((scope.clone(), Arc::new(cmd)));
                     }
                 }
-                if changed.is_empty() && cmd == *stored {
-                    return Ok(Some(CommandUpdate { command: cmd, changed, matched }));
-                }
-                settle_command(tx, scope, &mut cmd, &mut changed, now())?;
-                Ok(Some(CommandUpdate { command: cmd, changed, matched }))
+                Ok((outcomes, written))
             },
-            |u| {
-                if let Some(u) = u {
-                    self.cache_command(scope, Arc::new(u.command.clone()));
+            |(_, written)| {
+                for (scope, cmd) in written {
+                    self.cache_command(scope, cmd.clone());
                 }
             },
         )
+        .map(|(outcomes, _)| outcomes)
     }
 
     pub(super) fn get_command_sync(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {

@@ -10,6 +10,7 @@
 
 mod commands;
 mod executions;
+mod group_commit;
 mod migrate;
 mod nodes;
 
@@ -56,6 +57,8 @@ pub struct SqliteStore {
     /// Commands, by ID, as last committed (exact for the same reason): a reply settles its
     /// command without parsing the stored document.
     commands: RwLock<HashMap<String, (Scope, Arc<Command>)>>,
+    /// Command updates queue here and commit in batches.
+    updates: group_commit::GroupCommit,
 }
 
 /// Beyond this many cached windows the cache starts over (a bound, not an LRU: windows
@@ -91,6 +94,7 @@ impl SqliteStore {
             windows: RwLock::new(HashMap::new()),
             invocations: RwLock::new(HashMap::new()),
             commands: RwLock::new(HashMap::new()),
+            updates: group_commit::GroupCommit::default(),
         })
     }
 
@@ -853,9 +857,18 @@ impl Store for SqliteStore {
         scope: &Scope,
         command_id: &str,
         which: Which<'_>,
-        f: &InvocationFn<'_>,
+        f: Arc<InvocationFn>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
-        self.update_invocations_sync(scope, command_id, which, f)
+        let update = group_commit::Update {
+            scope: scope.clone(),
+            command_id: command_id.to_owned(),
+            instances: match which {
+                Which::All => None,
+                Which::Instances(ids) => Some(ids.to_vec()),
+            },
+            f,
+        };
+        self.updates.submit(update, &|batch| self.apply_updates(batch)).await
     }
 
     async fn get_command(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
