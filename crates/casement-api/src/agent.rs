@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use casement_engine::run_command::Reply;
-use casement_model::{ManagedNode, Scope};
+use casement_model::{FastMap, ManagedNode, Scope};
 use casement_protocol::agent::{
     self, AcknowledgeMessageRequest, CancelCommandPayload, FailMessageRequest, GetMessagesRequest, GetMessagesResponse,
     Message, RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload, SendCommandPayload,
@@ -36,8 +36,8 @@ const PING_EVERY_MS: i64 = 10_000;
 /// on the hot path: nodes' keys, and when each node's ping was last written.
 #[derive(Default)]
 pub struct NodeCache {
-    keys: std::sync::Mutex<std::collections::HashMap<String, (Arc<NodeAuth>, i64)>>,
-    pings: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    keys: std::sync::Mutex<FastMap<String, (Arc<NodeAuth>, i64)>>,
+    pings: std::sync::Mutex<FastMap<String, i64>>,
 }
 
 impl NodeCache {

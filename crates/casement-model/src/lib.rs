@@ -25,3 +25,8 @@ pub use tag::Tag;
 pub use target::{Target, WindowTarget};
 pub use task::{TaskInvocationParameters, TaskType, WindowTask};
 pub use window::Window;
+
+/// The map for the servers' in-memory indexes (caches by ID, mailboxes, node keys): keys
+/// are IDs this server issued or already checked, so the fast seeded hash is enough and
+/// SipHash's cost is not paid on every request.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

@@ -12,3 +12,7 @@ pub mod timefmt;
 pub mod validate;
 
 pub use error::ApiError;
+
+/// Maps consulted on every request (credentials, signing keys, the model's shapes): keyed
+/// by what this server configured or checked, so the fast seeded hash is enough.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

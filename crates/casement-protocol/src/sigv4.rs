@@ -4,7 +4,6 @@
 //! None of those clients sends `x-amz-content-sha256` for JSON protocols, so the payload
 //! hash is always computed from the exact body bytes received.
 
-use std::collections::HashMap;
 use std::sync::RwLock;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -39,7 +38,7 @@ pub struct Credential {
 /// An in-memory credential table: what the server loads from env, file or its data dir.
 #[derive(Debug, Default, Clone)]
 pub struct StaticCredentials {
-    keys: HashMap<String, Credential>,
+    keys: crate::FastMap<String, Credential>,
 }
 
 impl StaticCredentials {
@@ -196,7 +195,7 @@ impl<'a> Authorization<'a> {
 /// client reuses the same scope for a whole day.
 #[derive(Default)]
 pub struct SigningKeyCache {
-    keys: RwLock<HashMap<String, HmacSha256>>,
+    keys: RwLock<crate::FastMap<String, HmacSha256>>,
 }
 
 impl SigningKeyCache {

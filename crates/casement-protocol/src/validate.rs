@@ -6,11 +6,9 @@
 //! The rules come from SSM's own botocore model (`model/ssm.json`, documentation
 //! stripped), so a new operation gets AWS-exact validation by being in the model.
 
-use std::collections::HashMap;
-
 /// The model's tables are fixed at start-up and looked up on every request; their keys
 /// are the model's own names, so a fast non-keyed hash is safe here.
-type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
+type Map<V> = crate::FastMap<String, V>;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
@@ -165,7 +163,7 @@ impl Model {
             return Err(type_error(body, shape));
         }
         let mut v = Violations::default();
-        self.check(shape, body, "", &mut v)?;
+        self.check(shape, body, &Path::Root, &mut v)?;
         v.into_result()
     }
 
@@ -175,22 +173,20 @@ impl Model {
 
     /// Type-check `value` against `shape` and collect constraint violations. A type
     /// error aborts at once: the front end cannot deserialize the request at all.
-    fn check(&self, shape: &Shape, value: &Value, path: &str, out: &mut Violations) -> Result<(), ApiError> {
+    fn check(&self, shape: &Shape, value: &Value, path: &Path<'_>, out: &mut Violations) -> Result<(), ApiError> {
         match (&shape.kind, value) {
             (Kind::Structure { members, required }, Value::Object(obj)) => {
-                // A member's path is spelled only when it is present or missing-and-required:
-                // most members of most requests are absent.
                 for (member, member_shape) in members {
+                    let child_path = Path::Member(path, member);
                     match obj.get(member) {
                         None | Some(Value::Null) => {
                             if required.iter().any(|r| r == member) {
-                                let child_path = join(path, member);
                                 out.push(format!(
                                     "Value null at '{child_path}' failed to satisfy constraint: Member must not be null"
                                 ));
                             }
                         }
-                        Some(child) => self.check(self.shape(member_shape)?, child, &join(path, member), out)?,
+                        Some(child) => self.check(self.shape(member_shape)?, child, &child_path, out)?,
                     }
                 }
                 Ok(())
@@ -204,8 +200,7 @@ impl Model {
                         continue;
                     }
                     if matches!(ms.kind, Kind::Structure { .. } | Kind::List { .. } | Kind::Map { .. }) {
-                        let p = format!("{path}.{}.member", i + 1);
-                        self.check(ms, item, &p, out)?;
+                        self.check(ms, item, &Path::Item(path, i + 1), out)?;
                     } else {
                         self.scalar_type(ms, item)?;
                         for c in self.scalar_constraints(ms, item) {
@@ -238,7 +233,7 @@ impl Model {
                         continue;
                     }
                     if matches!(vs.kind, Kind::Structure { .. } | Kind::List { .. } | Kind::Map { .. }) {
-                        self.check(vs, v, &format!("{path}.{k}"), out)?;
+                        self.check(vs, v, &Path::Key(path, k), out)?;
                     } else {
                         self.scalar_type(vs, v)?;
                         for c in self.scalar_constraints(vs, v) {
@@ -278,7 +273,7 @@ impl Model {
         }
     }
 
-    fn length(&self, shape: &Shape, len: i64, value: &Value, path: &str, out: &mut Violations) {
+    fn length(&self, shape: &Shape, len: i64, value: &Value, path: &Path<'_>, out: &mut Violations) {
         if let Some(min) = shape.min {
             if len < min {
                 out.push(format!(
@@ -441,18 +436,46 @@ impl Model {
 }
 
 fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
+    let mut out = String::with_capacity(s.len());
+    let _ = write_lower_first(&mut out, s);
+    out
 }
 
-fn join(path: &str, member: &str) -> String {
-    if path.is_empty() {
-        lower_first(member)
-    } else {
-        format!("{path}.{}", lower_first(member))
+fn write_lower_first(f: &mut impl std::fmt::Write, s: &str) -> std::fmt::Result {
+    let mut c = s.chars();
+    if let Some(first) = c.next() {
+        for l in first.to_lowercase() {
+            f.write_char(l)?;
+        }
+        f.write_str(c.as_str())?;
+    }
+    Ok(())
+}
+
+/// Where a value sits in the request, as the front end spells it in messages
+/// (`windowTargetIds`, `targets.1.member.values`, `parameters.commands`). Built on the
+/// stack as the walk descends and spelled only when a violation names it: most members
+/// of most requests are valid.
+enum Path<'a> {
+    Root,
+    Member(&'a Path<'a>, &'a str),
+    /// A list item, counted from 1.
+    Item(&'a Path<'a>, usize),
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Member(Path::Root, m) => write_lower_first(f, m),
+            Path::Member(parent, m) => {
+                write!(f, "{parent}.")?;
+                write_lower_first(f, m)
+            }
+            Path::Item(parent, i) => write!(f, "{parent}.{i}.member"),
+            Path::Key(parent, k) => write!(f, "{parent}.{k}"),
+        }
     }
 }
 
@@ -499,6 +522,26 @@ mod tests {
             e.message().unwrap(),
             "2 validation errors detected: Value 'mw-123' at 'windowId' failed to satisfy constraint: Member must have length greater than or equal to 20; Value 'mw-123' at 'windowId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^mw-[0-9a-f]{17}$"
         );
+    }
+
+    /// Nested members are spelled as the front end spells them: list items counted from
+    /// 1 with `.member`, members with a lower-case first letter.
+    #[test]
+    fn nested_paths() {
+        let e = err(
+            "RegisterTargetWithMaintenanceWindow",
+            json!({"WindowId": "mw-0123456789abcdef0", "ResourceType": "INSTANCE",
+                   "Targets": [{"Key": "InstanceIds", "Values": ["i-1"]}, {"Key": "", "Values": ["i-2"]}]}),
+        );
+        let m = e.message().unwrap();
+        assert!(m.contains("Value '' at 'targets.2.member.key' failed to satisfy constraint"), "{m}");
+        let e = err(
+            "RegisterTaskWithMaintenanceWindow",
+            json!({"WindowId": "mw-0123456789abcdef0", "TaskArn": "AWS-RunShellScript", "TaskType": "RUN_COMMAND",
+                   "TaskInvocationParameters": {"RunCommand": {"TimeoutSeconds": 1}}}),
+        );
+        let m = e.message().unwrap();
+        assert!(m.contains("at 'taskInvocationParameters.runCommand.timeoutSeconds' failed"), "{m}");
     }
 
     #[test]

@@ -10,10 +10,9 @@
 //! too: after a restart or on another server a message may be offered again, and the
 //! agent runs a command once whatever it is offered.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use casement_model::{Command, CommandInvocation};
+use casement_model::{Command, CommandInvocation, FastMap};
 use tokio::sync::Notify;
 
 /// A message for a node: the invocation (its command or its cancel) and the command.
@@ -57,9 +56,9 @@ pub fn message_key(inv: &CommandInvocation) -> MessageKey {
 
 #[derive(Default)]
 pub struct Mailboxes {
-    nodes: Mutex<HashMap<String, Arc<Mailbox>>>,
+    nodes: Mutex<FastMap<String, Arc<Mailbox>>>,
     /// Fetched, unacknowledged messages and when they may be offered again.
-    hidden: Mutex<HashMap<MessageKey, i64>>,
+    hidden: Mutex<FastMap<MessageKey, i64>>,
 }
 
 /// Beyond this many hidden entries, expired ones are dropped.

@@ -14,14 +14,13 @@ mod group_commit;
 mod migrate;
 mod nodes;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
+    Activation, Command, CommandInvocation, ExecutionStatus, FastMap, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
     TaskInvocation, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
@@ -49,14 +48,14 @@ pub struct SqliteStore {
     /// database's only writer, so the cache is exact: it is filled and changed only while
     /// the connection mutex is held, in the same critical section as the statement.
     /// GetMaintenanceWindow, the hottest read, then costs a map lookup and no SQL.
-    windows: RwLock<HashMap<String, (Scope, Arc<Window>)>>,
+    windows: RwLock<FastMap<String, (Scope, Arc<Window>)>>,
     /// Finished invocations read by GetMaintenanceWindowExecutionTaskInvocation, by ID.
     /// Exact for the same reason as `windows`: every write passes through this process
     /// (an upsert replaces the entry, a purge empties the cache).
-    invocations: RwLock<HashMap<String, (Scope, Arc<TaskInvocation>)>>,
+    invocations: RwLock<FastMap<String, (Scope, Arc<TaskInvocation>)>>,
     /// Commands, by ID, as last committed (exact for the same reason): a reply settles its
     /// command without parsing the stored document.
-    commands: RwLock<HashMap<String, (Scope, Arc<Command>)>>,
+    commands: RwLock<FastMap<String, (Scope, Arc<Command>)>>,
     /// Command updates queue here and commit in batches.
     updates: group_commit::GroupCommit,
 }
@@ -91,9 +90,9 @@ impl SqliteStore {
         migrate::run(&mut conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
-            windows: RwLock::new(HashMap::new()),
-            invocations: RwLock::new(HashMap::new()),
-            commands: RwLock::new(HashMap::new()),
+            windows: RwLock::default(),
+            invocations: RwLock::default(),
+            commands: RwLock::default(),
             updates: group_commit::GroupCommit::default(),
         })
     }
