@@ -336,7 +336,7 @@ pub trait Store: Send + Sync + 'static {
         execution: &str,
         task_execution: &str,
         invocation: &str,
-    ) -> Result<Option<TaskInvocation>, StoreError>;
+    ) -> Result<Option<Arc<TaskInvocation>>, StoreError>;
     /// Delete final executions (with their tasks and invocations) that ended before
     /// `before_ms`, outbox events older than it, and commands requested before it whose
     /// invocations are all final. Returns executions deleted.

@@ -320,7 +320,7 @@ pub async fn executions_round_trip_and_page(s: &dyn Store) {
     assert_eq!(failed.iter().map(|i| i.seq).collect::<Vec<_>>(), [1, 3]);
     let got =
         s.get_invocation(&sc, &te.window_execution_id, &te.task_execution_id, &invs[4].invocation_id).await.unwrap();
-    assert_eq!(got.as_ref(), Some(&invs[4]));
+    assert_eq!(got.as_deref(), Some(&invs[4]));
     assert_eq!(s.get_invocation(&sc, "other", &te.task_execution_id, &invs[4].invocation_id).await.unwrap(), None);
 }
 

@@ -750,14 +750,16 @@ impl Store for PgStore {
         execution: &str,
         task_execution: &str,
         invocation: &str,
-    ) -> Result<Option<TaskInvocation>, StoreError> {
-        self.query_doc(
-            "SELECT doc FROM task_invocations
-             WHERE account = $1 AND region = $2 AND invocation_id = $3
-               AND task_execution_id = $4 AND window_execution_id = $5",
-            &[&scope.account, &scope.region, &invocation, &task_execution, &execution],
-        )
-        .await
+    ) -> Result<Option<Arc<TaskInvocation>>, StoreError> {
+        let found: Option<TaskInvocation> = self
+            .query_doc(
+                "SELECT doc FROM task_invocations
+                 WHERE account = $1 AND region = $2 AND invocation_id = $3
+                   AND task_execution_id = $4 AND window_execution_id = $5",
+                &[&scope.account, &scope.region, &invocation, &task_execution, &execution],
+            )
+            .await?;
+        Ok(found.map(Arc::new))
     }
 
     async fn purge_history(&self, before_ms: i64) -> Result<usize, StoreError> {

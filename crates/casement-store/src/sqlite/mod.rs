@@ -754,8 +754,8 @@ impl Store for SqliteStore {
         execution: &str,
         task_execution: &str,
         invocation: &str,
-    ) -> Result<Option<TaskInvocation>, StoreError> {
-        Ok(self.get_invocation_sync(scope, execution, task_execution, invocation)?.map(|i| (*i).clone()))
+    ) -> Result<Option<Arc<TaskInvocation>>, StoreError> {
+        self.get_invocation_sync(scope, execution, task_execution, invocation)
     }
 
     async fn purge_history(&self, before_ms: i64) -> Result<usize, StoreError> {
