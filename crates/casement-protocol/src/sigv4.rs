@@ -676,6 +676,33 @@ mod tests {
         assert_eq!(v.verify("POST", "/", "", &h, b"{}", now).unwrap().region, "eu-west-1");
     }
 
+    /// The same access key ID with two secrets (two servers in one process): on one
+    /// thread, each verifier still checks against its own secret, whichever ran last.
+    #[test]
+    fn a_cached_key_is_never_another_secrets() {
+        let now = Utc::now();
+        let mut other = example_cred();
+        other.secret_access_key = "another-secret".into();
+        let (a, b) = (
+            Verifier::new(StaticCredentials::new([example_cred()]), AuthMode::Verify, "0".into()),
+            Verifier::new(StaticCredentials::new([other.clone()]), AuthMode::Verify, "0".into()),
+        );
+        let signed = |cred: &Credential| {
+            let mut h = HeaderMap::new();
+            h.insert("host", "127.0.0.1:4580".parse().unwrap());
+            let params = SigningParams { credential: cred, region: "us-east-1", service: "ssm", time: now };
+            sign("POST", "/", &mut h, b"{}", &params);
+            h
+        };
+        let (with_a, with_b) = (signed(&example_cred()), signed(&other));
+        for _ in 0..2 {
+            assert!(a.verify("POST", "/", "", &with_a, b"{}", now).is_ok());
+            assert_eq!(b.verify("POST", "/", "", &with_a, b"{}", now).unwrap_err().code(), "InvalidSignatureException");
+            assert!(b.verify("POST", "/", "", &with_b, b"{}", now).is_ok());
+            assert_eq!(a.verify("POST", "/", "", &with_b, b"{}", now).unwrap_err().code(), "InvalidSignatureException");
+        }
+    }
+
     #[test]
     fn malformed_headers_are_incomplete_signatures() {
         for bad in [
