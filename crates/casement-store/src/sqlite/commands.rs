@@ -109,6 +109,56 @@ fn settle_invocations(
     Ok(())
 }
 
+/// The invocations an update chose, in send order for "all of them".
+fn update_targets(tx: &Transaction<'_>, u: &Update) -> Result<Vec<CommandInvocation>, StoreError> {
+    let Some(ids) = &u.instances else {
+        return invocation_docs(
+            tx,
+            "SELECT doc FROM command_invocations WHERE account = ?1 AND region = ?2 AND command_id = ?3
+             ORDER BY seq",
+            params![u.scope.account, u.scope.region, u.command_id],
+        );
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(invocation_docs(
+            tx,
+            "SELECT doc FROM command_invocations
+             WHERE account = ?1 AND region = ?2 AND command_id = ?3 AND instance_id = ?4",
+            params![u.scope.account, u.scope.region, u.command_id, id],
+        )?);
+    }
+    Ok(out)
+}
+
+/// Apply one update to its invocations and settle `cmd` (the batch's working copy).
+/// Returns the invocations rewritten, how many the update was offered, and whether the
+/// command changed (and must be written back).
+fn apply_update(
+    tx: &Transaction<'_>,
+    u: &Update,
+    cmd: &mut Command,
+    now_ms: i64,
+) -> Result<(Vec<CommandInvocation>, usize, bool), StoreError> {
+    let before = cmd.clone();
+    let targets = update_targets(tx, u)?;
+    let matched = targets.len();
+    let mut changed = Vec::new();
+    for mut inv in targets {
+        let was = inv.clone();
+        if (u.f)(cmd, &mut inv) {
+            cmd.counts.change(&was, &inv);
+            put_invocation(tx, &u.scope, &inv)?;
+            changed.push(inv);
+        }
+    }
+    if changed.is_empty() && *cmd == before {
+        return Ok((changed, matched, false));
+    }
+    settle_invocations(tx, &u.scope, cmd, &mut changed, now_ms)?;
+    Ok((changed, matched, true))
+}
+
 fn now() -> i64 {
     super::now_ms()
 }
@@ -190,41 +240,8 @@ impl SqliteStore {
                             }
                         },
                     };
-                    let before = cmd.clone();
-                    let targets = match &u.instances {
-                        None => invocation_docs(
-                            tx,
-                            "SELECT doc FROM command_invocations WHERE account = ?1 AND region = ?2 AND command_id = ?3
-                             ORDER BY seq",
-                            params![u.scope.account, u.scope.region, u.command_id],
-                        )?,
-                        Some(ids) => {
-                            let mut out = Vec::with_capacity(ids.len());
-                            for id in ids {
-                                out.extend(invocation_docs(
-                                    tx,
-                                    "SELECT doc FROM command_invocations
-                                     WHERE account = ?1 AND region = ?2 AND command_id = ?3 AND instance_id = ?4",
-                                    params![u.scope.account, u.scope.region, u.command_id, id],
-                                )?);
-                            }
-                            out
-                        }
-                    };
-                    let mut changed = Vec::new();
-                    let matched = targets.len();
-                    for mut inv in targets {
-                        let was = inv.clone();
-                        if (u.f)(cmd, &mut inv) {
-                            cmd.counts.change(&was, &inv);
-                            put_invocation(tx, &u.scope, &inv)?;
-                            changed.push(inv);
-                        }
-                    }
-                    if !changed.is_empty() || *cmd != before {
-                        settle_invocations(tx, &u.scope, cmd, &mut changed, now)?;
-                        *dirty = true;
-                    }
+                    let (changed, matched, touched) = apply_update(tx, u, cmd, now)?;
+                    *dirty |= touched;
                     outcomes.push(Some(CommandUpdate { command: cmd.clone(), changed, matched }));
                 }
                 let mut written = Vec::new();
