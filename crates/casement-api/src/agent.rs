@@ -17,7 +17,6 @@ use casement_protocol::sigv4::Credential;
 use casement_protocol::ApiError;
 use casement_store::StoreError;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::activations::code_hash;
@@ -114,8 +113,8 @@ pub fn operation(target: &str) -> Option<&str> {
     matches!(op, agent::REGISTER | agent::UPDATE_INFORMATION).then_some(op)
 }
 
-fn parse<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
-    serde_json::from_value(body).map_err(|e| ApiError::Serialization(format!("Invalid request: {e}")))
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    casement_protocol::awsjson::parse_typed(body)
 }
 
 /// The empty object most agent operations answer.
@@ -124,7 +123,7 @@ fn empty() -> Result<Vec<u8>, ApiError> {
 }
 
 /// RegisterManagedInstance: anonymous; the activation code is the credential.
-pub async fn register(api: &Api, now_ms: i64, body: Value) -> Result<Vec<u8>, ApiError> {
+pub async fn register(api: &Api, now_ms: i64, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let req: RegisterManagedInstanceRequest = parse(body)?;
     if !casement_model::Activation::is_well_formed_id(&req.activation_id) {
         return Err(ApiError::InvalidActivationId(format!("{} is not a valid activation ID.", req.activation_id)));
@@ -158,7 +157,7 @@ fn base64_secret() -> String {
 }
 
 /// Run one agent operation for an authenticated node.
-pub async fn dispatch(api: &Api, ctx: &Context, node: &Node, op: &str, body: Value) -> Result<Vec<u8>, ApiError> {
+pub async fn dispatch(api: &Api, ctx: &Context, node: &Node, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     match op {
         agent::UPDATE_INFORMATION => update_information(api, ctx, node, parse(body)?).await,
         "GetMessages" => get_messages(api, ctx, node, parse(body)?).await,

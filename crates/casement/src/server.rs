@@ -307,10 +307,9 @@ async fn agent_call(
     if method != Method::POST || uri.path() != "/" {
         return Err(ApiError::UnknownOperation(None));
     }
-    let json = awsjson::parse_body(body)?;
     let api = &state.api;
     if op == casement_protocol::agent::REGISTER {
-        return casement_api::agent::register(api, now.timestamp_millis(), json).await;
+        return casement_api::agent::register(api, now.timestamp_millis(), body).await;
     }
     let auth = Authorization::parse(sigv4::authorization_header(headers)?)?;
     let node = casement_api::agent::node_key(api, auth.access_key_id, now.timestamp_millis())
@@ -330,7 +329,7 @@ async fn agent_call(
         &node.credential,
     )?;
     let ctx = Context { scope: node.node.scope.clone(), now_ms: now.timestamp_millis() };
-    casement_api::agent::dispatch(api, &ctx, &node.node, op, json).await
+    casement_api::agent::dispatch(api, &ctx, &node.node, op, body).await
 }
 
 fn json_response(
