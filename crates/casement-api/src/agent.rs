@@ -13,10 +13,10 @@ use casement_protocol::agent::{
     Message, RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload, SendCommandPayload,
     SendReplyRequest, UpdateInstanceInformationRequest,
 };
+use casement_protocol::awsjson::parse_typed as parse;
 use casement_protocol::sigv4::Credential;
 use casement_protocol::ApiError;
 use casement_store::StoreError;
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::activations::code_hash;
@@ -111,10 +111,6 @@ pub fn operation(target: &str) -> Option<&str> {
     }
     let op = target.strip_prefix("AmazonSSM.")?;
     matches!(op, agent::REGISTER | agent::UPDATE_INFORMATION).then_some(op)
-}
-
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    casement_protocol::awsjson::parse_typed(body)
 }
 
 /// The empty object most agent operations answer.

@@ -23,16 +23,13 @@ pub fn operation_from_target(target: Option<&str>) -> Result<&str, ApiError> {
 
 /// Parse a request body: empty means `{}`; anything else must be one JSON value.
 pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Default::default()));
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::Serialization(format!("Could not parse request body into json: {e}")))
+    parse_typed(body)
 }
 
-/// A request body straight into its type, for requests not checked against the SSM
-/// model (the agents' calls): one parse instead of a `Value` and a conversion. Malformed
-/// JSON and a wrong member type are both `SerializationException`, worded as AWS's.
+/// A request body straight into its type (empty means `{}`), for requests not checked
+/// against the SSM model (the agents' calls): one parse instead of a `Value` and a
+/// conversion. Malformed JSON and a wrong member type are both `SerializationException`,
+/// worded as AWS's (a `Value` accepts any JSON, so it only ever gets the first wording).
 pub fn parse_typed<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
     serde_json::from_slice(body).map_err(|e| {
