@@ -37,13 +37,48 @@ const PING_EVERY_MS: i64 = 10_000;
 pub struct NodeCache {
     keys: std::sync::Mutex<FastMap<String, (Arc<NodeAuth>, i64)>>,
     pings: std::sync::Mutex<FastMap<String, i64>>,
+    /// Each command's message as every node gets it, built once: a command to a fleet is
+    /// the same payload (and digest) a thousand times.
+    payloads: std::sync::Mutex<FastMap<String, Arc<CommandMessage>>>,
 }
+
+/// The node-independent part of a command's message.
+pub struct CommandMessage {
+    payload: String,
+    payload_digest: String,
+    created_date: String,
+}
+
+/// Beyond this many commands' messages the cache starts over.
+const PAYLOAD_CACHE_MAX: usize = 10_000;
 
 impl NodeCache {
     /// Forget a node (it was deregistered).
     pub fn forget(&self, instance_id: &str) {
         self.keys.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, (a, _)| a.node.instance_id != instance_id);
         self.pings.lock().unwrap_or_else(|p| p.into_inner()).remove(instance_id);
+    }
+
+    /// The message of `cmd`, built on first use. A command's payload never changes after
+    /// it is sent.
+    fn command_message(&self, cmd: &casement_model::Command) -> Result<Arc<CommandMessage>, ApiError> {
+        if let Some(m) = self.payloads.lock().unwrap_or_else(|p| p.into_inner()).get(&cmd.command_id) {
+            return Ok(m.clone());
+        }
+        let p = SendCommandPayload {
+            command_id: cmd.command_id.clone(),
+            document_name: cmd.document_name.clone(),
+            parameters: cmd.parameters.clone(),
+            output_s3_bucket_name: cmd.output_s3_bucket_name.clone(),
+            output_s3_key_prefix: cmd.output_s3_key_prefix.clone(),
+        };
+        let message = Arc::new(message_parts(cmd, serde_json::to_string(&p))?);
+        let mut payloads = self.payloads.lock().unwrap_or_else(|p| p.into_inner());
+        if payloads.len() >= PAYLOAD_CACHE_MAX {
+            payloads.clear();
+        }
+        payloads.insert(cmd.command_id.clone(), message.clone());
+        Ok(message)
     }
 
     fn ping_due(&self, instance_id: &str, now_ms: i64) -> bool {
@@ -205,38 +240,43 @@ async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesReq
     let mut messages = Vec::with_capacity(found.len());
     for (cmd, inv) in found {
         let cancel = inv.cancel_pending;
-        let (topic, payload) = if cancel {
+        let (topic, parts) = if cancel {
             let p = CancelCommandPayload {
                 command_id: cmd.command_id.clone(),
                 cancel_message_id: agent::message_id(&cmd.command_id, &inv.instance_id, false),
             };
-            (agent::TOPIC_CANCEL, serde_json::to_string(&p))
+            (agent::TOPIC_CANCEL, Arc::new(message_parts(&cmd, serde_json::to_string(&p))?))
         } else {
-            let p = SendCommandPayload {
-                command_id: cmd.command_id.clone(),
-                document_name: cmd.document_name.clone(),
-                parameters: cmd.parameters.clone(),
-                output_s3_bucket_name: cmd.output_s3_bucket_name.clone(),
-                output_s3_key_prefix: cmd.output_s3_key_prefix.clone(),
-            };
-            (agent::TOPIC_SEND, serde_json::to_string(&p))
+            (agent::TOPIC_SEND, api.nodes.command_message(&cmd)?)
         };
-        let payload = payload.map_err(|e| ApiError::Internal(e.to_string()))?;
         messages.push(Message {
             message_id: agent::message_id(&cmd.command_id, &inv.instance_id, cancel),
             topic: format!("{topic}.{}", node.scope.region),
-            created_date: chrono::DateTime::from_timestamp_millis(cmd.requested_ms)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                .unwrap_or_default(),
+            created_date: parts.created_date.clone(),
             destination: inv.instance_id,
-            payload_digest: hex::encode(Sha256::digest(payload.as_bytes())),
-            payload,
+            payload_digest: parts.payload_digest.clone(),
+            payload: parts.payload.clone(),
         });
     }
     response_body(&GetMessagesResponse {
         destination: req.destination,
         messages_request_id: req.messages_request_id,
         messages,
+    })
+}
+
+/// A serialized payload with its digest and the command's creation time.
+fn message_parts(
+    cmd: &casement_model::Command,
+    payload: serde_json::Result<String>,
+) -> Result<CommandMessage, ApiError> {
+    let payload = payload.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(CommandMessage {
+        payload_digest: hex::encode(Sha256::digest(payload.as_bytes())),
+        payload,
+        created_date: chrono::DateTime::from_timestamp_millis(cmd.requested_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default(),
     })
 }
 

@@ -170,6 +170,13 @@ pub struct Command {
 }
 
 impl Command {
+    /// What a change to one of its invocations may alter of a command besides its
+    /// status (which [`settle`] derives from these): its counts, and whether a cancel was
+    /// asked for. Everything else is fixed when the command is sent.
+    pub fn progress(&self) -> (Counts, bool) {
+        (self.counts, self.cancel_requested)
+    }
+
     /// A command as SendCommand records it: Pending, nothing counted yet, the optional
     /// members unset.
     pub fn new(command_id: String, document_name: String, requested_ms: i64, expires_ms: i64) -> Self {
@@ -267,6 +274,12 @@ pub struct CommandInvocation {
 }
 
 impl CommandInvocation {
+    /// What [`Counts`] counts of this invocation: taken before a change and compared after
+    /// it, instead of a copy of the whole invocation (its output can be 24,000 characters).
+    pub fn standing(&self) -> Standing {
+        Standing { state: self.state, released: self.released, acked: self.acked }
+    }
+
     /// A message waits for the node: the command (released, not yet acknowledged) or a
     /// cancel.
     pub fn pending_message(&self) -> bool {
@@ -283,6 +296,14 @@ impl CommandInvocation {
         self.cancel_pending = false;
         true
     }
+}
+
+/// The part of an invocation that [`Counts`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub state: InvocationState,
+    pub released: bool,
+    pub acked: bool,
 }
 
 /// How a command's invocations stand.
@@ -305,20 +326,18 @@ pub struct Counts {
 
 impl Counts {
     pub fn add(&mut self, inv: &CommandInvocation) {
-        self.apply(inv, 1);
+        self.apply(inv.standing(), 1);
     }
 
-    pub fn remove(&mut self, inv: &CommandInvocation) {
-        self.apply(inv, -1);
+    /// Account for a change of one invocation from how it stood `before` to `after`.
+    pub fn change(&mut self, before: Standing, after: &CommandInvocation) {
+        if before != after.standing() {
+            self.apply(before, -1);
+            self.apply(after.standing(), 1);
+        }
     }
 
-    /// Account for a change of one invocation from `before` to `after`.
-    pub fn change(&mut self, before: &CommandInvocation, after: &CommandInvocation) {
-        self.remove(before);
-        self.add(after);
-    }
-
-    fn apply(&mut self, inv: &CommandInvocation, n: isize) {
+    fn apply(&mut self, inv: Standing, n: isize) {
         let bump = |v: &mut usize| *v = v.saturating_add_signed(n);
         bump(&mut self.total);
         let s = inv.state;
@@ -408,9 +427,9 @@ pub fn prepare(cmd: &mut Command, invocations: &mut [CommandInvocation]) {
     }
     let s = settle(cmd);
     for inv in invocations.iter_mut().filter(|i| !i.released && !i.state.is_final()).take(s.release) {
-        let before = inv.clone();
+        let before = inv.standing();
         inv.released = true;
-        cmd.counts.change(&before, inv);
+        cmd.counts.change(before, inv);
     }
     settle(cmd);
 }

@@ -121,12 +121,19 @@ pub enum Which<'a> {
 /// transaction. Returns whether it changed anything. Owned and shared, because a store
 /// may apply it on another request's task, batched with other changes (SQLite's group
 /// commit), and again alone if that batch fails.
+///
+/// Of the command it may change only what [`Command::progress`] covers (whether a cancel
+/// was asked for); the rest is fixed when the command is sent, and the store decides
+/// from `progress` and the invocation whether anything must be written.
 pub type InvocationFn = dyn Fn(&mut Command, &mut CommandInvocation) -> bool + Send + Sync;
 
 /// A command after a change, with what the change did.
 #[derive(Debug, Clone)]
 pub struct CommandUpdate {
-    pub command: Command,
+    /// Shared, not copied per update: a thousand agents' replies to one command are a
+    /// thousand updates of it. In a batch of updates (SQLite's group commit) it is the
+    /// command as the whole batch left it.
+    pub command: Arc<Command>,
     /// Invocations the change (or the settling after it) rewrote; those with
     /// `pending_message()` are messages for their nodes.
     pub changed: Vec<CommandInvocation>,
@@ -400,8 +407,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_command(
         &self,
         scope: &Scope,
-        command: &Command,
-        invocations: &[CommandInvocation],
+        command: Command,
+        invocations: Vec<CommandInvocation>,
     ) -> Result<CommandUpdate, StoreError>;
     /// Apply `f` to the chosen invocations of a command, then settle
     /// the command ([`casement_model::command::settle`]): release waiting invocations,

@@ -500,7 +500,7 @@ pub async fn concurrent_command_updates_settle_together(s: &dyn Store) {
     let c = command("2b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 1_000, "10", "100%");
     let nodes: Vec<String> = (0..40).map(|i| format!("mi-{i:02}")).collect();
     let refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
-    s.create_command(&sc, &c, &invocations(&c, &refs)).await.unwrap();
+    s.create_command(&sc, c.clone(), invocations(&c, &refs)).await.unwrap();
     let one: Vec<[String; 1]> = nodes.iter().map(|n| [n.clone()]).collect();
     let mut calls = Vec::new();
     for target in &one[..10] {
@@ -540,7 +540,7 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     use casement_model::InvocationState as St;
     let sc = scope();
     let c = command("0b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 1_000, "1", "0");
-    let created = s.create_command(&sc, &c, &invocations(&c, &["mi-a", "mi-b", "mi-c"])).await.unwrap();
+    let created = s.create_command(&sc, c.clone(), invocations(&c, &["mi-a", "mi-b", "mi-c"])).await.unwrap();
     // MaxConcurrency 1: the first node gets the message.
     let messages = |u: &crate::CommandUpdate| -> Vec<String> {
         u.changed.iter().filter(|i| i.pending_message()).map(|i| i.instance_id.clone()).collect()
@@ -596,7 +596,7 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
 
     // A second command: success releases the next node; deadlines come due.
     let c2 = command("1b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 2_000, "1", "1");
-    s.create_command(&sc, &c2, &invocations(&c2, &["mi-a", "mi-b"])).await.unwrap();
+    s.create_command(&sc, c2.clone(), invocations(&c2, &["mi-a", "mi-b"])).await.unwrap();
     let ok = s
         .update_invocations(&sc, &c2.command_id, Which::Instances(&a), Arc::new(|_, inv| inv.finish(St::Success, 6)))
         .await
@@ -645,7 +645,7 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
 
     // Retention: a command still running is kept; finished ones go with their invocations.
     let c3 = command("2b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 3_000, "1", "0");
-    s.create_command(&sc, &c3, &invocations(&c3, &["mi-a"])).await.unwrap();
+    s.create_command(&sc, c3.clone(), invocations(&c3, &["mi-a"])).await.unwrap();
     s.purge_history(i64::MAX).await.unwrap();
     assert!(s.get_command(&sc, &c.command_id).await.unwrap().is_none());
     assert!(s.get_command_invocation(&sc, &c.command_id, "mi-a").await.unwrap().is_none());

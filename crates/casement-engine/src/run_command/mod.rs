@@ -116,13 +116,13 @@ impl RunCommand {
 
     /// Hand the messages a change created to their nodes' mailboxes, and wake whatever
     /// follows commands.
-    fn announce(&self, update: &CommandUpdate) {
-        let mut command: Option<Arc<Command>> = None;
-        for inv in update.changed.iter().filter(|i| i.pending_message()) {
-            let cmd = command.get_or_insert_with(|| Arc::new(update.command.clone())).clone();
-            self.mailboxes.deliver((cmd, inv.clone()));
+    /// Returns the command as the change left it, and how many invocations it matched.
+    fn announce(&self, update: CommandUpdate) -> (Arc<Command>, usize) {
+        for inv in update.changed.into_iter().filter(|i| i.pending_message()) {
+            self.mailboxes.deliver((update.command.clone(), inv));
         }
         self.changed.notify_waiters();
+        (update.command, update.matched)
     }
 
     /// Apply `f` to the invocation of `command_id` on `node`, and announce the change.
@@ -136,10 +136,7 @@ impl RunCommand {
     ) -> Result<bool, StoreError> {
         let nodes = [node.to_owned()];
         let update = self.store.update_invocations(scope, command_id, Which::Instances(&nodes), f).await?;
-        Ok(update.is_some_and(|u| {
-            self.announce(&u);
-            u.matched > 0
-        }))
+        Ok(update.is_some_and(|u| self.announce(u).1 > 0))
     }
 
     /// SendCommand: resolve the nodes, record the command with one Pending invocation per
@@ -182,9 +179,8 @@ impl RunCommand {
             .enumerate()
             .map(|(seq, (instance_id, name))| cmd.invocation(instance_id, name, seq as u32, now + delivery * 1000))
             .collect();
-        let update = self.store.create_command(scope, &cmd, &invocations).await?;
-        self.announce(&update);
-        Ok(update.command)
+        let update = self.store.create_command(scope, cmd, invocations).await?;
+        Ok(Arc::unwrap_or_clone(self.announce(update).0))
     }
 
     /// The nodes a command goes to, with their computer names: every `InstanceIds` entry
@@ -275,10 +271,7 @@ impl RunCommand {
                 }),
             )
             .await?;
-        Ok(update.map(|u| {
-            self.announce(&u);
-            u.command
-        }))
+        Ok(update.map(|u| Arc::unwrap_or_clone(self.announce(u).0)))
     }
 
     /// Wait up to `wait` for messages for `node` (GetMessages' long poll): from its

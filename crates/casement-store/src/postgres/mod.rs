@@ -858,8 +858,8 @@ impl Store for PgStore {
     async fn create_command(
         &self,
         scope: &Scope,
-        command: &Command,
-        invocations: &[CommandInvocation],
+        command: Command,
+        invocations: Vec<CommandInvocation>,
     ) -> Result<CommandUpdate, StoreError> {
         self.create_command_pg(scope, command, invocations).await
     }

@@ -3,6 +3,8 @@
 //! reaching different servers settle one after the other.
 
 use casement_model::command::{prepare, settle};
+use std::sync::Arc;
+
 use casement_model::{Activation, Command, CommandInvocation, InvocationState, ManagedNode, NodeKey, Scope, Tag};
 use tokio_postgres::Transaction;
 
@@ -79,13 +81,13 @@ async fn settle_command(
         )
         .await?;
         for mut inv in waiting {
-            let before = inv.clone();
+            let before = inv.standing();
             if s.terminate_waiting {
                 inv.finish(InvocationState::Terminated, now_ms());
             } else {
                 inv.released = true;
             }
-            cmd.counts.change(&before, &inv);
+            cmd.counts.change(before, &inv);
             put_invocation(tx, scope, &inv).await?;
             changed.push(inv);
         }
@@ -296,13 +298,11 @@ impl PgStore {
     pub(super) async fn create_command_pg(
         &self,
         scope: &Scope,
-        command: &Command,
-        invocations: &[CommandInvocation],
+        mut cmd: Command,
+        mut invocations: Vec<CommandInvocation>,
     ) -> Result<CommandUpdate, StoreError> {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
-        let mut cmd = command.clone();
-        let mut invocations = invocations.to_vec();
         prepare(&mut cmd, &mut invocations);
         for inv in &invocations {
             put_invocation(&tx, scope, inv).await?;
@@ -310,7 +310,7 @@ impl PgStore {
         let mut changed: Vec<CommandInvocation> = invocations.into_iter().filter(|i| i.pending_message()).collect();
         settle_command(&tx, scope, &mut cmd, &mut changed).await?;
         tx.commit().await?;
-        Ok(CommandUpdate { command: cmd, changed, matched: 0 })
+        Ok(CommandUpdate { command: Arc::new(cmd), changed, matched: 0 })
     }
 
     pub(super) async fn update_invocations_pg(
@@ -356,16 +356,16 @@ impl PgStore {
         let mut changed = Vec::new();
         let matched = targets.len();
         for mut inv in targets {
-            let before = inv.clone();
+            let before = inv.standing();
             if f(&mut cmd, &mut inv) {
-                cmd.counts.change(&before, &inv);
+                cmd.counts.change(before, &inv);
                 put_invocation(&tx, scope, &inv).await?;
                 changed.push(inv);
             }
         }
         settle_command(&tx, scope, &mut cmd, &mut changed).await?;
         tx.commit().await?;
-        Ok(Some(CommandUpdate { command: cmd, changed, matched }))
+        Ok(Some(CommandUpdate { command: Arc::new(cmd), changed, matched }))
     }
 
     pub(super) async fn get_command_pg(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {

@@ -95,13 +95,13 @@ fn settle_invocations(
             ],
         )?;
         for mut inv in waiting {
-            let before = inv.clone();
+            let before = inv.standing();
             if s.terminate_waiting {
                 inv.finish(InvocationState::Terminated, now_ms);
             } else {
                 inv.released = true;
             }
-            cmd.counts.change(&before, &inv);
+            cmd.counts.change(before, &inv);
             put_invocation(tx, scope, &inv)?;
             update.push(inv);
         }
@@ -140,19 +140,19 @@ fn apply_update(
     cmd: &mut Command,
     now_ms: i64,
 ) -> Result<(Vec<CommandInvocation>, usize, bool), StoreError> {
-    let before = cmd.clone();
+    let before = cmd.progress();
     let targets = update_targets(tx, u)?;
     let matched = targets.len();
     let mut changed = Vec::new();
     for mut inv in targets {
-        let was = inv.clone();
+        let was = inv.standing();
         if (u.f)(cmd, &mut inv) {
-            cmd.counts.change(&was, &inv);
+            cmd.counts.change(was, &inv);
             put_invocation(tx, &u.scope, &inv)?;
             changed.push(inv);
         }
     }
-    if changed.is_empty() && *cmd == before {
+    if changed.is_empty() && cmd.progress() == before {
         return Ok((changed, matched, false));
     }
     settle_invocations(tx, &u.scope, cmd, &mut changed, now_ms)?;
@@ -198,13 +198,11 @@ impl SqliteStore {
     pub(super) fn create_command_sync(
         &self,
         scope: &Scope,
-        command: &Command,
-        invocations: &[CommandInvocation],
+        mut cmd: Command,
+        mut invocations: Vec<CommandInvocation>,
     ) -> Result<CommandUpdate, StoreError> {
         self.write_then(
             |tx| {
-                let mut cmd = command.clone();
-                let mut invocations = invocations.to_vec();
                 prepare(&mut cmd, &mut invocations);
                 for inv in &invocations {
                     put_invocation(tx, scope, inv)?;
@@ -213,44 +211,60 @@ impl SqliteStore {
                     invocations.into_iter().filter(|i| i.pending_message()).collect();
                 settle_invocations(tx, scope, &mut cmd, &mut changed, now())?;
                 put_command(tx, scope, &cmd)?;
-                Ok(CommandUpdate { command: cmd, changed, matched: 0 })
+                Ok(CommandUpdate { command: Arc::new(cmd), changed, matched: 0 })
             },
-            |u| self.cache_command(scope, Arc::new(u.command.clone())),
+            |u| self.cache_command(scope, u.command.clone()),
         )
     }
 
     /// Apply a batch of command updates in one transaction (see `group_commit`). Each
-    /// sees the ones before it; each command it touches is written once, at the end.
+    /// sees the ones before it; each command it touches is written once, at the end, and
+    /// every update's outcome shares that final version.
     pub(super) fn apply_updates(&self, updates: &[Update]) -> Result<Vec<Option<CommandUpdate>>, StoreError> {
         self.write_then(
             |tx| {
-                // Commands as this batch left them, and whether to write them back.
-                let mut working: HashMap<(&Scope, &str), (Command, bool)> = HashMap::new();
-                let mut outcomes = Vec::with_capacity(updates.len());
+                // The commands this batch touches, as it leaves them, and whether each
+                // changed; the cached version is shared until the first change copies it.
+                let mut slots: Vec<(&Scope, Arc<Command>, bool)> = Vec::new();
+                let mut slot_of: HashMap<(&Scope, &str), usize> = HashMap::new();
+                let mut applied = Vec::with_capacity(updates.len());
                 let now = now();
                 for u in updates {
-                    let key = (&u.scope, u.command_id.as_str());
-                    let (cmd, dirty) = match working.entry(key) {
-                        Entry::Occupied(e) => e.into_mut(),
+                    let slot = match slot_of.entry((&u.scope, u.command_id.as_str())) {
+                        Entry::Occupied(e) => *e.get(),
                         Entry::Vacant(e) => match self.command(tx, &u.scope, &u.command_id)? {
-                            Some(c) => e.insert((Arc::unwrap_or_clone(c), false)),
+                            Some(c) => {
+                                slots.push((&u.scope, c, false));
+                                *e.insert(slots.len() - 1)
+                            }
                             None => {
-                                outcomes.push(None);
+                                applied.push(None);
                                 continue;
                             }
                         },
                     };
-                    let (changed, matched, touched) = apply_update(tx, u, cmd, now)?;
+                    let (_, cmd, dirty) = &mut slots[slot];
+                    let (changed, matched, touched) = apply_update(tx, u, Arc::make_mut(cmd), now)?;
                     *dirty |= touched;
-                    outcomes.push(Some(CommandUpdate { command: cmd.clone(), changed, matched }));
+                    applied.push(Some((slot, changed, matched)));
                 }
-                let mut written = Vec::new();
-                for ((scope, _), (cmd, dirty)) in working {
-                    if dirty {
-                        put_command(tx, scope, &cmd)?;
-                        written.push((scope.clone(), Arc::new(cmd)));
+                for (scope, cmd, dirty) in &slots {
+                    if *dirty {
+                        put_command(tx, scope, cmd)?;
                     }
                 }
+                let outcomes = applied
+                    .into_iter()
+                    .map(|a| {
+                        a.map(|(slot, changed, matched)| CommandUpdate {
+                            command: slots[slot].1.clone(),
+                            changed,
+                            matched,
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                let written: Vec<(Scope, Arc<Command>)> =
+                    slots.into_iter().filter(|s| s.2).map(|(scope, cmd, _)| (scope.clone(), cmd)).collect();
                 Ok((outcomes, written))
             },
             |(_, written)| {

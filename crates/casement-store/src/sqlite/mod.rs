@@ -845,8 +845,8 @@ impl Store for SqliteStore {
     async fn create_command(
         &self,
         scope: &Scope,
-        command: &Command,
-        invocations: &[CommandInvocation],
+        command: Command,
+        invocations: Vec<CommandInvocation>,
     ) -> Result<CommandUpdate, StoreError> {
         self.create_command_sync(scope, command, invocations)
     }
