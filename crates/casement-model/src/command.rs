@@ -453,6 +453,39 @@ mod tests {
         c
     }
 
+    /// Counting from an invocation's standing gives what recounting every invocation
+    /// gives, through the whole life of a command; a change that leaves the standing as
+    /// it was (an InProgress reply with output) counts nothing.
+    #[test]
+    fn counted_changes_match_a_recount() {
+        let mut c = cmd("2", "1");
+        let mut invs: Vec<_> = (0..3).map(|i| c.invocation(format!("mi-{i}"), String::new(), i, 0)).collect();
+        prepare(&mut c, &mut invs);
+        let recount = |invs: &[CommandInvocation]| {
+            let mut n = Counts::default();
+            invs.iter().for_each(|i| n.add(i));
+            n
+        };
+        assert_eq!(c.counts, recount(&invs));
+        let steps: [fn(&mut CommandInvocation); 4] = [
+            |i| i.acked = true,
+            |i| i.stdout = "partial output".into(),
+            |i| {
+                i.finish(InvocationState::Failed, 5);
+            },
+            |i| i.released = true,
+        ];
+        for (n, step) in steps.iter().enumerate() {
+            let inv = &mut invs[n % 3];
+            let before = inv.standing();
+            step(inv);
+            c.counts.change(before, inv);
+            assert_eq!(c.counts, recount(&invs), "after step {n}");
+        }
+        assert_eq!(c.counts.errors, 1);
+        assert_eq!(c.progress(), (c.counts, false));
+    }
+
     #[test]
     fn concurrency_releases_and_errors_terminate() {
         let mut c = cmd("2", "0");
