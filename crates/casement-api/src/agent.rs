@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use casement_engine::run_command::Reply;
-use casement_model::{FastMap, ManagedNode, Scope};
+use casement_model::{insert_bounded, FastMap, ManagedNode, Scope};
 use casement_protocol::agent::{
     self, AcknowledgeMessageRequest, CancelCommandPayload, FailMessageRequest, GetMessagesRequest, GetMessagesResponse,
     Message, RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload, SendCommandPayload,
@@ -74,10 +74,7 @@ impl NodeCache {
         };
         let message = Arc::new(message_parts(cmd, serde_json::to_string(&p))?);
         let mut payloads = self.payloads.lock().unwrap_or_else(|p| p.into_inner());
-        if payloads.len() >= PAYLOAD_CACHE_MAX {
-            payloads.clear();
-        }
-        payloads.insert(cmd.command_id.clone(), message.clone());
+        insert_bounded(&mut payloads, PAYLOAD_CACHE_MAX, cmd.command_id.clone(), message.clone());
         Ok(message)
     }
 
@@ -124,10 +121,7 @@ pub async fn node_key(api: &Api, access_key_id: &str, now_ms: i64) -> Result<Opt
     let Some(key) = api.store.node_key(access_key_id).await.map_err(internal)? else { return Ok(None) };
     let auth = Arc::new(NodeAuth::from(key));
     let mut keys = api.nodes.keys.lock().unwrap_or_else(|p| p.into_inner());
-    if keys.len() > 100_000 {
-        keys.clear();
-    }
-    keys.insert(access_key_id.to_owned(), (auth.clone(), now_ms));
+    insert_bounded(&mut keys, 100_000, access_key_id.to_owned(), (auth.clone(), now_ms));
     Ok(Some(auth))
 }
 

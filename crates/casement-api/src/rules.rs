@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use casement_model::Window;
+use casement_model::{insert_bounded, Window};
 use casement_protocol::ApiError;
 use casement_schedule::WindowSchedule;
 use serde_json::Value;
@@ -82,10 +82,7 @@ impl ScheduleCache {
         }
         let parsed = Arc::new(window_schedule(w).ok()?);
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= 100_000 {
-            map.clear();
-        }
-        map.insert(w.window_id.as_str().to_owned(), (ScheduleMembers::of(w), parsed.clone()));
+        insert_bounded(&mut map, 100_000, w.window_id.as_str().to_owned(), (ScheduleMembers::of(w), parsed.clone()));
         Some(parsed)
     }
 }

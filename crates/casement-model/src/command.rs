@@ -331,9 +331,10 @@ impl Counts {
 
     /// Account for a change of one invocation from how it stood `before` to `after`.
     pub fn change(&mut self, before: Standing, after: &CommandInvocation) {
-        if before != after.standing() {
+        let after = after.standing();
+        if before != after {
             self.apply(before, -1);
-            self.apply(after.standing(), 1);
+            self.apply(after, 1);
         }
     }
 

@@ -30,3 +30,17 @@ pub use window::Window;
 /// are IDs this server issued or already checked, so the fast seeded hash is enough and
 /// SipHash's cost is not paid on every request.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Insert into an in-memory cache that starts over once it holds `max` entries. Every
+/// cache here holds what the store (or a recomputation) gives again, so forgetting all
+/// at once is cheaper than tracking which entry was used last.
+pub fn insert_bounded<K, V, S>(map: &mut std::collections::HashMap<K, V, S>, max: usize, key: K, value: V)
+where
+    K: Eq + std::hash::Hash,
+    S: std::hash::BuildHasher,
+{
+    if map.len() >= max {
+        map.clear();
+    }
+    map.insert(key, value);
+}

@@ -2,9 +2,9 @@
 //! backend; a command's changes serialize on its row (`SELECT … FOR UPDATE`), so replies
 //! reaching different servers settle one after the other.
 
-use casement_model::command::{prepare, settle};
 use std::sync::Arc;
 
+use casement_model::command::{prepare, settle};
 use casement_model::{Activation, Command, CommandInvocation, InvocationState, ManagedNode, NodeKey, Scope, Tag};
 use tokio_postgres::Transaction;
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use casement_model::command::{prepare, settle};
-use casement_model::{Command, CommandInvocation, InvocationState, Scope};
+use casement_model::{insert_bounded, Command, CommandInvocation, InvocationState, Scope};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::group_commit::Update;
@@ -174,10 +174,7 @@ impl SqliteStore {
 
     fn cache_command(&self, scope: &Scope, cmd: Arc<Command>) {
         let mut map = self.commands.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= COMMAND_CACHE_MAX {
-            map.clear();
-        }
-        map.insert(cmd.command_id.clone(), (scope.clone(), cmd));
+        insert_bounded(&mut map, COMMAND_CACHE_MAX, cmd.command_id.clone(), (scope.clone(), cmd));
     }
 
     /// A command, from the cache or else the store. What is read here is not cached: only
@@ -225,46 +222,45 @@ impl SqliteStore {
             |tx| {
                 // The commands this batch touches, as it leaves them, and whether each
                 // changed; the cached version is shared until the first change copies it.
-                let mut slots: Vec<(&Scope, Arc<Command>, bool)> = Vec::new();
-                let mut slot_of: HashMap<(&Scope, &str), usize> = HashMap::new();
+                let mut working: HashMap<(&Scope, &str), (Arc<Command>, bool)> = HashMap::new();
                 let mut applied = Vec::with_capacity(updates.len());
                 let now = now();
                 for u in updates {
-                    let slot = match slot_of.entry((&u.scope, u.command_id.as_str())) {
-                        Entry::Occupied(e) => *e.get(),
+                    let key = (&u.scope, u.command_id.as_str());
+                    let (cmd, dirty) = match working.entry(key) {
+                        Entry::Occupied(e) => e.into_mut(),
                         Entry::Vacant(e) => match self.command(tx, &u.scope, &u.command_id)? {
-                            Some(c) => {
-                                slots.push((&u.scope, c, false));
-                                *e.insert(slots.len() - 1)
-                            }
+                            Some(c) => e.insert((c, false)),
                             None => {
                                 applied.push(None);
                                 continue;
                             }
                         },
                     };
-                    let (_, cmd, dirty) = &mut slots[slot];
                     let (changed, matched, touched) = apply_update(tx, u, Arc::make_mut(cmd), now)?;
                     *dirty |= touched;
-                    applied.push(Some((slot, changed, matched)));
+                    applied.push(Some((key, changed, matched)));
                 }
-                for (scope, cmd, dirty) in &slots {
+                for ((scope, _), (cmd, dirty)) in &working {
                     if *dirty {
                         put_command(tx, scope, cmd)?;
                     }
                 }
-                let outcomes = applied
+                let outcomes: Vec<_> = applied
                     .into_iter()
                     .map(|a| {
-                        a.map(|(slot, changed, matched)| CommandUpdate {
-                            command: slots[slot].1.clone(),
+                        a.map(|(key, changed, matched)| CommandUpdate {
+                            command: working[&key].0.clone(),
                             changed,
                             matched,
                         })
                     })
-                    .collect::<Vec<_>>();
-                let written: Vec<(Scope, Arc<Command>)> =
-                    slots.into_iter().filter(|s| s.2).map(|(scope, cmd, _)| (scope.clone(), cmd)).collect();
+                    .collect();
+                let written: Vec<(Scope, Arc<Command>)> = working
+                    .into_iter()
+                    .filter(|(_, (_, dirty))| *dirty)
+                    .map(|((scope, _), (cmd, _))| (scope.clone(), cmd))
+                    .collect();
                 Ok((outcomes, written))
             },
             |(_, written)| {

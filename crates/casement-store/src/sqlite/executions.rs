@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use casement_model::{ExecutionStatus, Scope, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId};
+use casement_model::{
+    insert_bounded, ExecutionStatus, Scope, TaskExecution, TaskInvocation, Window, WindowExecution, WindowId,
+};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{doc, lock, now_ms, SqliteStore};
@@ -347,10 +349,7 @@ impl SqliteStore {
         if let Some(i) = found.as_ref().filter(|i| i.status.is_final()) {
             // Filled while the connection is held: no write can slip in between.
             let mut cache = self.invocations.write().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= INVOCATION_CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(invocation.to_owned(), (scope.clone(), i.clone()));
+            insert_bounded(&mut cache, INVOCATION_CACHE_MAX, invocation.to_owned(), (scope.clone(), i.clone()));
         }
         Ok(found)
     }

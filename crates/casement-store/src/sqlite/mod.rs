@@ -20,8 +20,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, ExecutionStatus, FastMap, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
-    TaskInvocation, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
+    insert_bounded, Activation, Command, CommandInvocation, ExecutionStatus, FastMap, ManagedNode, NodeKey, Scope, Tag,
+    TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask,
+    WindowTaskId,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
@@ -122,10 +123,7 @@ impl SqliteStore {
 
     fn cache_window(&self, scope: &Scope, w: Arc<Window>) {
         let mut map = self.windows.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= WINDOW_CACHE_MAX {
-            map.clear();
-        }
-        map.insert(w.window_id.as_str().to_owned(), (scope.clone(), w));
+        insert_bounded(&mut map, WINDOW_CACHE_MAX, w.window_id.as_str().to_owned(), (scope.clone(), w));
     }
 
     fn uncache_window(&self, id: &WindowId) {
