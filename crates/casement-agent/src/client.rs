@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use casement_protocol::sigv4::{self, Credential, SigningParams};
+use std::sync::Arc;
+
+use casement_protocol::sigv4::{self, Credential, SigningKeyCache, SigningParams};
 use http::{HeaderMap, HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -76,6 +78,8 @@ pub struct Client {
     uri: http::Uri,
     host: HeaderValue,
     pub identity: Identity,
+    /// This node's signing keys (one per service and day), shared by its clones.
+    keys: Arc<SigningKeyCache>,
 }
 
 pub(crate) fn endpoint(url: &str) -> Result<(http::Uri, HeaderValue), AgentError> {
@@ -95,7 +99,7 @@ pub(crate) async fn post<Req: Serialize, Res: DeserializeOwned>(
     host: &HeaderValue,
     target: &str,
     body: &Req,
-    sign: Option<(&Credential, &str, &str)>,
+    sign: Option<(&Credential, &str, &str, &SigningKeyCache)>,
     timeout: Duration,
 ) -> Result<Res, CallError> {
     let bytes = serde_json::to_vec(body).map_err(|e| CallError::Network(e.to_string()))?;
@@ -103,9 +107,9 @@ pub(crate) async fn post<Req: Serialize, Res: DeserializeOwned>(
     headers.insert(http::header::HOST, host.clone());
     headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.1"));
     headers.insert("x-amz-target", HeaderValue::from_str(target).map_err(|e| CallError::Network(e.to_string()))?);
-    if let Some((credential, region, service)) = sign {
+    if let Some((credential, region, service, keys)) = sign {
         let params = SigningParams { credential, region, service, time: chrono::Utc::now() };
-        sigv4::sign("POST", "/", &mut headers, &bytes, &params);
+        sigv4::sign_with("POST", "/", &mut headers, &bytes, &params, Some(keys));
     }
     let mut req = Request::post(uri.clone())
         .body(Full::new(Bytes::from(bytes)))
@@ -131,7 +135,7 @@ impl Client {
     pub fn new(endpoint_url: &str, identity: Identity) -> Result<Self, AgentError> {
         let (uri, host) = endpoint(endpoint_url)?;
         let http = Http::new(&uri)?;
-        Ok(Self { http, uri, host, identity })
+        Ok(Self { http, uri, host, identity, keys: Arc::default() })
     }
 
     /// A signed call; message-service targets sign for `ec2messages`, others for `ssm`.
@@ -153,7 +157,7 @@ impl Client {
             &self.host,
             target,
             body,
-            Some((&credential, &self.identity.region, service)),
+            Some((&credential, &self.identity.region, service, &self.keys)),
             timeout,
         )
         .await

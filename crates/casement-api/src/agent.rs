@@ -9,14 +9,16 @@ use std::time::Duration;
 use casement_engine::run_command::Reply;
 use casement_model::{insert_bounded, FastMap, ManagedNode, Scope};
 use casement_protocol::agent::{
-    self, AcknowledgeMessageRequest, CancelCommandPayload, FailMessageRequest, GetMessagesRequest, GetMessagesResponse,
-    Message, RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload, SendCommandPayload,
+    self, AcknowledgeMessageRequest, CancelCommandPayload, FailMessageRequest, GetMessagesRequest,
+    RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload, SendCommandPayload,
     SendReplyRequest, UpdateInstanceInformationRequest,
 };
 use casement_protocol::awsjson::parse_typed as parse;
 use casement_protocol::sigv4::Credential;
 use casement_protocol::ApiError;
 use casement_store::StoreError;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::activations::code_hash;
@@ -42,11 +44,34 @@ pub struct NodeCache {
     payloads: std::sync::Mutex<FastMap<String, Arc<CommandMessage>>>,
 }
 
-/// The node-independent part of a command's message.
+/// The node-independent part of a command's message. The payload is a JSON document
+/// sent as a JSON string: it is kept already quoted and escaped, since escaping it was
+/// most of the cost of answering a poll (BENCHMARKS.md).
 pub struct CommandMessage {
-    payload: String,
+    payload: Box<RawValue>,
     payload_digest: String,
     created_date: String,
+}
+
+/// A message as GetMessages answers it (the shape of `casement_protocol::agent::Message`),
+/// borrowing the command's shared parts.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MessageOut<'a> {
+    message_id: String,
+    topic: String,
+    created_date: &'a str,
+    destination: &'a str,
+    payload_digest: &'a str,
+    payload: &'a RawValue,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetMessagesOut<'a> {
+    destination: &'a str,
+    messages_request_id: &'a str,
+    messages: Vec<MessageOut<'a>>,
 }
 
 /// Beyond this many commands' messages the cache starts over.
@@ -231,30 +256,35 @@ async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesReq
     }
     let wait = Duration::from_secs(agent::MAX_POLL_SECONDS).min(api.config.max_poll);
     let found = api.run_command.messages(&node.scope, &node.instance_id, wait).await.map_err(internal)?;
-    let mut messages = Vec::with_capacity(found.len());
-    for (cmd, inv) in found {
+    let mut parts = Vec::with_capacity(found.len());
+    for (cmd, inv) in &found {
         let cancel = inv.cancel_pending;
-        let (topic, parts) = if cancel {
+        let (topic, message) = if cancel {
             let p = CancelCommandPayload {
                 command_id: cmd.command_id.clone(),
                 cancel_message_id: agent::message_id(&cmd.command_id, &inv.instance_id, false),
             };
-            (agent::TOPIC_CANCEL, Arc::new(message_parts(&cmd, serde_json::to_string(&p))?))
+            (agent::TOPIC_CANCEL, Arc::new(message_parts(cmd, serde_json::to_string(&p))?))
         } else {
-            (agent::TOPIC_SEND, api.nodes.command_message(&cmd)?)
+            (agent::TOPIC_SEND, api.nodes.command_message(cmd)?)
         };
-        messages.push(Message {
-            message_id: agent::message_id(&cmd.command_id, &inv.instance_id, cancel),
-            topic: format!("{topic}.{}", node.scope.region),
-            created_date: parts.created_date.clone(),
-            destination: inv.instance_id,
-            payload_digest: parts.payload_digest.clone(),
-            payload: parts.payload.clone(),
-        });
+        parts.push((agent::message_id(&cmd.command_id, &inv.instance_id, cancel), topic, message));
     }
-    response_body(&GetMessagesResponse {
-        destination: req.destination,
-        messages_request_id: req.messages_request_id,
+    let messages = found
+        .iter()
+        .zip(&parts)
+        .map(|((_, inv), (message_id, topic, m))| MessageOut {
+            message_id: message_id.clone(),
+            topic: format!("{topic}.{}", node.scope.region),
+            created_date: &m.created_date,
+            destination: &inv.instance_id,
+            payload_digest: &m.payload_digest,
+            payload: &m.payload,
+        })
+        .collect();
+    response_body(&GetMessagesOut {
+        destination: &req.destination,
+        messages_request_id: &req.messages_request_id,
         messages,
     })
 }
@@ -264,10 +294,11 @@ fn message_parts(
     cmd: &casement_model::Command,
     payload: serde_json::Result<String>,
 ) -> Result<CommandMessage, ApiError> {
-    let payload = payload.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let internal = |e: serde_json::Error| ApiError::Internal(e.to_string());
+    let payload = payload.map_err(internal)?;
     Ok(CommandMessage {
         payload_digest: hex::encode(Sha256::digest(payload.as_bytes())),
-        payload,
+        payload: RawValue::from_string(serde_json::to_string(&payload).map_err(internal)?).map_err(internal)?,
         created_date: chrono::DateTime::from_timestamp_millis(cmd.requested_ms)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .unwrap_or_default(),

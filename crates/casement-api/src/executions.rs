@@ -2,14 +2,16 @@
 //! to each target's invocation, and CancelMaintenanceWindowExecution.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use casement_model::task::AlarmConfiguration;
+use casement_model::{insert_bounded, FastMap};
 use casement_model::{ExecutionStatus, TaskExecution, TaskInvocation, TaskType, WindowExecution, WindowId};
 use casement_protocol::timefmt::{epoch_seconds, opt_epoch_seconds};
 use casement_protocol::ApiError;
 use casement_store::ExecutionFilter;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::errors::internal;
@@ -424,13 +426,56 @@ impl<'a> From<&'a TaskInvocation> for InvocationResult<'a> {
     }
 }
 
-/// GetMaintenanceWindowExecutionTaskInvocation's answer: the stored invocation.
+/// GetMaintenanceWindowExecutionTaskInvocation's answer: a finished invocation's
+/// rendered JSON (it no longer changes), or the stored invocation to render.
 #[derive(Debug)]
-pub struct InvocationOut(Arc<TaskInvocation>);
+pub enum InvocationOut {
+    Rendered(Rendered),
+    Stored(Arc<TaskInvocation>),
+}
 
 impl Serialize for InvocationOut {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        InvocationResult::from(&*self.0).serialize(s)
+        match self {
+            InvocationOut::Rendered(raw) => raw.serialize(s),
+            InvocationOut::Stored(i) => InvocationResult::from(&**i).serialize(s),
+        }
+    }
+}
+
+/// Finished invocations' answers, rendered once. A finished invocation does not change
+/// until it is purged, and the busiest history read asks for the same ones again and
+/// again: rendering was the largest share of that call's own work (BENCHMARKS.md). An
+/// entry serves only the invocation it was rendered from: the same shared record, or one
+/// equal to it (a store that reads afresh each time). It is consulted only after the
+/// store found the invocation, so a purged one is never answered from here.
+#[derive(Default)]
+pub struct RenderedInvocations {
+    map: RwLock<FastMap<String, (Arc<TaskInvocation>, Rendered)>>,
+}
+
+/// One answer's JSON, shared by every request that serves it.
+type Rendered = Arc<Box<RawValue>>;
+
+/// Beyond this many rendered answers the cache starts over (a few hundred bytes each).
+const RENDERED_MAX: usize = 50_000;
+
+impl RenderedInvocations {
+    fn answer(&self, inv: Arc<TaskInvocation>) -> Result<InvocationOut, ApiError> {
+        if !inv.status.is_final() {
+            return Ok(InvocationOut::Stored(inv));
+        }
+        if let Some((cached, raw)) = self.map.read().unwrap_or_else(|p| p.into_inner()).get(&inv.invocation_id) {
+            if Arc::ptr_eq(cached, &inv) || **cached == *inv {
+                return Ok(InvocationOut::Rendered(raw.clone()));
+            }
+        }
+        let json =
+            serde_json::to_string(&InvocationResult::from(&*inv)).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let raw = Arc::new(RawValue::from_string(json).map_err(|e| ApiError::Internal(e.to_string()))?);
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        insert_bounded(&mut map, RENDERED_MAX, inv.invocation_id.clone(), (inv, raw.clone()));
+        Ok(InvocationOut::Rendered(raw))
     }
 }
 
@@ -493,7 +538,7 @@ pub async fn get_invocation(api: &Api, ctx: &Context, req: InvocationRequest) ->
         .await
         .map_err(internal)?
     {
-        Some(i) => Ok(InvocationOut(i)),
+        Some(i) => api.rendered_invocations.answer(i),
         None => {
             task_execution(api, ctx, &req.window_execution_id, &req.task_id).await?;
             Err(invocation_not_found(&req.invocation_id))

@@ -57,11 +57,21 @@ pub struct Api {
     pub run_command: Arc<RunCommand>,
     /// Nodes' keys and pings, for the agent operations.
     pub nodes: agent::NodeCache,
+    /// Finished invocations' GetMaintenanceWindowExecutionTaskInvocation answers.
+    pub rendered_invocations: executions::RenderedInvocations,
 }
 
 impl Api {
     pub fn new(store: Arc<dyn Store>, config: ApiConfig, signals: Arc<Signals>, run_command: Arc<RunCommand>) -> Self {
-        Self { store, config, schedules: Default::default(), signals, run_command, nodes: Default::default() }
+        Self {
+            store,
+            config,
+            schedules: Default::default(),
+            signals,
+            run_command,
+            nodes: Default::default(),
+            rendered_invocations: Default::default(),
+        }
     }
 }
 

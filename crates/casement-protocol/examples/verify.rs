@@ -44,10 +44,10 @@ fn main() {
             std::hint::black_box(sha2::Sha256::digest(std::hint::black_box(&buf[..])));
         }
         println!("round {round}: sha256 of 600 bytes {:.0} ns", start.elapsed().as_secs_f64() * 1e9 / f64::from(n));
-        let names = ["content-length", "content-type", "host", "user-agent", "x-amz-date", "x-amz-target"];
+        let names = "content-length;content-type;host;user-agent;x-amz-date;x-amz-target";
         let start = Instant::now();
         for _ in 0..n {
-            std::hint::black_box(sigv4::canonical_request_hash("POST", "/", "", &h, &names, body));
+            std::hint::black_box(sigv4::canonical_request_hash("POST", "/", "", &h, names, body));
         }
         println!("round {round}: canonical {:.0} ns", start.elapsed().as_secs_f64() * 1e9 / f64::from(n));
     }

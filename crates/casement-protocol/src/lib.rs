@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod awsjson;
 pub mod error;
+pub mod pattern;
 pub mod sigv4;
 pub mod timefmt;
 pub mod validate;

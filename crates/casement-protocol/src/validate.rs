@@ -13,11 +13,11 @@ use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use base64::Engine as _;
-use fancy_regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{ApiError, Violations};
+use crate::pattern::Pattern;
 
 const MODEL_JSON: &str = include_str!("../model/ssm.json");
 
@@ -47,7 +47,7 @@ struct Shape {
     kind: Kind,
     min: Option<i64>,
     max: Option<i64>,
-    pattern: Option<(String, Regex)>,
+    pattern: Option<(String, Pattern)>,
     enumeration: Option<Vec<String>>,
     sensitive: bool,
 }
@@ -108,8 +108,7 @@ impl Model {
             let pattern = match field("pattern") {
                 p if p.is_empty() => None,
                 p => {
-                    // The front end matches the whole value (Java `Pattern.matches`).
-                    let re = Regex::new(&format!("^(?:{p})$")).map_err(|e| format!("{name}: {e}"))?;
+                    let re = Pattern::new(&p).map_err(|e| format!("{name}: {e}"))?;
                     Some((p, re))
                 }
             };
@@ -325,6 +324,7 @@ impl Model {
                     Kind::Blob => {
                         base64::engine::general_purpose::STANDARD.decode(s).map(|b| b.len()).unwrap_or(0) as i64
                     }
+                    _ if s.is_ascii() => s.len() as i64,
                     _ => s.encode_utf16().count() as i64,
                 };
                 if let Some(min) = shape.min.filter(|m| len < *m) {
@@ -334,7 +334,7 @@ impl Model {
                     out.push(format!("Member must have length less than or equal to {max}"));
                 }
                 if let Some((p, re)) = &shape.pattern {
-                    if !re.is_match(s).unwrap_or(false) {
+                    if !re.is_match(s) {
                         out.push(format!("Member must satisfy regular expression pattern: {p}"));
                     }
                 }
