@@ -43,7 +43,9 @@ pub enum Synchronous {
 }
 
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    /// Shared only with the checkpointer thread, which holds it for one checkpoint at a
+    /// time and ends when the store is dropped.
+    conn: Arc<Mutex<Connection>>,
     /// Windows already read or written, by ID (IDs are random and unique across scopes;
     /// the scope is checked on every hit). The exclusive lock makes this process the
     /// database's only writer, so the cache is exact: it is filled and changed only while
@@ -78,6 +80,9 @@ impl SqliteStore {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", if sync == Synchronous::Full { "FULL" } else { "NORMAL" })?;
+        // Checkpoints run on their own thread (see `checkpointer`), not inside whichever
+        // request's commit crosses the threshold.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         // Plans must not depend on bound values: otherwise every statement with a bound
         // `LIMIT ?` (each listing page, a node's message poll) is marked to be recompiled
         // on every bind (measured: 7 % of the server's time under 1,000 polling agents).
@@ -89,8 +94,14 @@ impl SqliteStore {
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate::run(&mut conn)?;
+        let conn = Arc::new(Mutex::new(conn));
+        let weak = Arc::downgrade(&conn);
+        std::thread::Builder::new()
+            .name("casement-checkpoint".into())
+            .spawn(move || checkpointer(weak))
+            .map_err(|e| StoreError::Backend(format!("starting the checkpointer: {e}")))?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn,
             windows: RwLock::default(),
             invocations: RwLock::default(),
             commands: RwLock::default(),
@@ -133,6 +144,27 @@ impl SqliteStore {
 
 /// A poisoned mutex only means another request panicked mid-statement; SQLite rolled
 /// its transaction back, so the connection is still sound.
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Copies the WAL back into the database every [`CHECKPOINT_EVERY`] (a PASSIVE checkpoint:
+/// what is committed; an idle WAL costs a header read). SQLite's automatic checkpoint
+/// runs inside the commit that crosses its threshold, and under a fleet's replies that
+/// was SendCommand's commit of a thousand rows more often than not: a stall of tens of
+/// milliseconds on the command's delivery path (BENCHMARKS.md). Durability is unchanged:
+/// a commit is durable in the WAL; the checkpoint only bounds the WAL's size. Ends when
+/// the store is dropped.
+fn checkpointer(conn: std::sync::Weak<Mutex<Connection>>) {
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        let Some(conn) = conn.upgrade() else { return };
+        let guard = lock(&conn);
+        if let Err(e) = guard.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
