@@ -58,8 +58,8 @@ pub struct CommandMessage {
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct MessageOut<'a> {
-    message_id: String,
-    topic: String,
+    message_id: &'a str,
+    topic: &'a str,
     created_date: &'a str,
     destination: &'a str,
     payload_digest: &'a str,
@@ -256,6 +256,7 @@ async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesReq
     }
     let wait = Duration::from_secs(agent::MAX_POLL_SECONDS).min(api.config.max_poll);
     let found = api.run_command.messages(&node.scope, &node.instance_id, wait).await.map_err(internal)?;
+    // Each message's parts first (the command's are shared), then the answer borrowing them.
     let mut parts = Vec::with_capacity(found.len());
     for (cmd, inv) in &found {
         let cancel = inv.cancel_pending;
@@ -268,16 +269,16 @@ async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesReq
         } else {
             (agent::TOPIC_SEND, api.nodes.command_message(cmd)?)
         };
-        parts.push((agent::message_id(&cmd.command_id, &inv.instance_id, cancel), topic, message));
+        let message_id = agent::message_id(&cmd.command_id, &inv.instance_id, cancel);
+        parts.push((message_id, format!("{topic}.{}", node.scope.region), inv.instance_id.as_str(), message));
     }
-    let messages = found
+    let messages = parts
         .iter()
-        .zip(&parts)
-        .map(|((_, inv), (message_id, topic, m))| MessageOut {
-            message_id: message_id.clone(),
-            topic: format!("{topic}.{}", node.scope.region),
+        .map(|(message_id, topic, destination, m)| MessageOut {
+            message_id,
+            topic,
             created_date: &m.created_date,
-            destination: &inv.instance_id,
+            destination,
             payload_digest: &m.payload_digest,
             payload: &m.payload,
         })
@@ -298,7 +299,7 @@ fn message_parts(
     let payload = payload.map_err(internal)?;
     Ok(CommandMessage {
         payload_digest: hex::encode(Sha256::digest(payload.as_bytes())),
-        payload: RawValue::from_string(serde_json::to_string(&payload).map_err(internal)?).map_err(internal)?,
+        payload: serde_json::value::to_raw_value(&payload).map_err(internal)?,
         created_date: chrono::DateTime::from_timestamp_millis(cmd.requested_ms)
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             .unwrap_or_default(),

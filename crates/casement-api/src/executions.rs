@@ -455,7 +455,7 @@ pub struct RenderedInvocations {
 }
 
 /// One answer's JSON, shared by every request that serves it.
-type Rendered = Arc<Box<RawValue>>;
+type Rendered = Arc<RawValue>;
 
 /// Beyond this many rendered answers the cache starts over (a few hundred bytes each).
 const RENDERED_MAX: usize = 50_000;
@@ -470,9 +470,9 @@ impl RenderedInvocations {
                 return Ok(InvocationOut::Rendered(raw.clone()));
             }
         }
-        let json =
-            serde_json::to_string(&InvocationResult::from(&*inv)).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let raw = Arc::new(RawValue::from_string(json).map_err(|e| ApiError::Internal(e.to_string()))?);
+        let raw: Rendered = serde_json::value::to_raw_value(&InvocationResult::from(&*inv))
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .into();
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         insert_bounded(&mut map, RENDERED_MAX, inv.invocation_id.clone(), (inv, raw.clone()));
         Ok(InvocationOut::Rendered(raw))

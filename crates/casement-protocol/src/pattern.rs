@@ -21,22 +21,20 @@ enum Matcher {
     Regex(Regex),
 }
 
+/// `set[b]`: byte `b` belongs to the class (only ASCII bytes ever do).
+type Set = Box<[bool; 256]>;
+
 #[derive(Debug, Clone)]
 struct Item {
-    /// `set[b]`: byte `b` belongs to the class (never a non-ASCII byte).
-    set: Box<[bool; 256]>,
+    set: Set,
     min: usize,
     max: usize,
 }
 
-impl Item {
-    fn new(bits: u128, min: usize, max: usize) -> Self {
-        let mut set = Box::new([false; 256]);
-        for (b, slot) in set.iter_mut().enumerate().take(128) {
-            *slot = bits & (1u128 << b) != 0;
-        }
-        Self { set, min, max }
-    }
+fn single(c: u8) -> Set {
+    let mut set = Box::new([false; 256]);
+    set[usize::from(c)] = true;
+    set
 }
 
 impl Pattern {
@@ -67,8 +65,9 @@ impl Pattern {
         }
     }
 
-    /// Whether the pattern runs on the byte matcher (for tests).
-    pub fn is_simple(&self) -> bool {
+    /// Whether the pattern runs on the byte matcher.
+    #[cfg(test)]
+    fn is_simple(&self) -> bool {
         matches!(self.0, Matcher::Classes(_))
     }
 }
@@ -97,12 +96,12 @@ fn compile_classes(pattern: &str) -> Option<Vec<Item>> {
             b'\\' => {
                 let c = *b.get(i + 1)?;
                 i += 2;
-                bit(escaped(c)?)
+                single(escaped(c)?)
             }
             b'(' | b')' | b'|' | b'.' | b'?' | b'+' | b'*' | b'{' | b'}' | b'^' | b'$' | b']' => return None,
             c => {
                 i += 1;
-                bit(c)
+                single(c)
             }
         };
         let (min, max) = match b.get(i) {
@@ -124,7 +123,7 @@ fn compile_classes(pattern: &str) -> Option<Vec<Item>> {
                 (lo, hi)
             }
             _ => {
-                items.push(Item::new(set, 1, 1));
+                items.push(Item { set, min: 1, max: 1 });
                 continue;
             }
         };
@@ -134,17 +133,13 @@ fn compile_classes(pattern: &str) -> Option<Vec<Item>> {
         if matches!(b.get(i), Some(b'?' | b'+')) {
             return None;
         }
-        items.push(Item::new(set, min, max));
+        items.push(Item { set, min, max });
     }
     // A greedy scan is exact only when no earlier item can give characters back.
     if items.iter().rev().skip(1).any(|it| it.min != it.max) {
         return None;
     }
     Some(items)
-}
-
-fn bit(c: u8) -> u128 {
-    1u128 << c
 }
 
 /// An escaped punctuation character stands for itself; escaped letters and digits are
@@ -154,11 +149,11 @@ fn escaped(c: u8) -> Option<u8> {
 }
 
 /// A bracket class starting after its `[`: the set and the index after its `]`.
-fn class(b: &[u8], mut i: usize) -> Option<(u128, usize)> {
+fn class(b: &[u8], mut i: usize) -> Option<(Set, usize)> {
     if matches!(b.get(i), Some(b'^' | b']')) {
         return None;
     }
-    let mut set = 0u128;
+    let mut set = Box::new([false; 256]);
     loop {
         let c = match *b.get(i)? {
             b']' => return Some((set, i + 1)),
@@ -183,12 +178,10 @@ fn class(b: &[u8], mut i: usize) -> Option<(u128, usize)> {
             if hi < c {
                 return None;
             }
-            for x in c..=hi {
-                set |= bit(x);
-            }
+            set[usize::from(c)..=usize::from(hi)].fill(true);
             i += 2;
         } else {
-            set |= bit(c);
+            set[usize::from(c)] = true;
         }
     }
 }

@@ -416,38 +416,20 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 /// The signature of a request: HMAC of the string to sign (algorithm, date, credential
 /// scope, canonical-request hash), fed straight into `key`, the pre-keyed signing HMAC.
 fn signature(
-    mut key: HmacSha256,
+    key: HmacSha256,
     amz_date: &str,
     (date, region, service): (&str, &str, &str),
     canonical_hash: &[u8; 64],
 ) -> [u8; 32] {
-    // Gathered first and fed in one call (about 140 bytes; longer scopes go piecewise).
     let mut buf = [0u8; 256];
-    let mut len = 0;
-    let parts: [&[u8]; 10] = [
-        ALGORITHM.as_bytes(),
-        b"\n",
-        amz_date.as_bytes(),
-        b"\n",
-        date.as_bytes(),
-        b"/",
-        region.as_bytes(),
-        b"/",
-        service.as_bytes(),
-        b"/aws4_request\n",
-    ];
-    for part in parts.into_iter().chain([canonical_hash.as_slice()]) {
-        if len + part.len() <= buf.len() {
-            buf[len..len + part.len()].copy_from_slice(part);
-            len += part.len();
-        } else {
-            key.update(&buf[..len]);
-            key.update(part);
-            len = 0;
-        }
+    let mut out = Feed::new(key, &mut buf);
+    for part in [ALGORITHM.as_bytes(), b"\n", amz_date.as_bytes(), b"\n", date.as_bytes(), b"/", region.as_bytes()] {
+        out.put(part);
     }
-    key.update(&buf[..len]);
-    key.finalize().into_bytes().into()
+    for part in [b"/".as_slice(), service.as_bytes(), b"/aws4_request\n", canonical_hash] {
+        out.put(part);
+    }
+    out.finish().finalize().into_bytes().into()
 }
 
 fn keyed(key: &[u8; 32]) -> HmacSha256 {
@@ -529,26 +511,27 @@ fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
     out
 }
 
-/// Bytes on their way into a SHA-256, gathered in the caller's stack buffer first: the
-/// canonical request comes in some forty small pieces, and each hasher call costs more
-/// than copying a piece. (The buffer is borrowed so that the feed moves cheaply.)
-struct Feed<'b> {
-    hash: Sha256,
+/// Bytes on their way into a SHA-256 (the canonical request's hash, the signature's HMAC),
+/// gathered in the caller's stack buffer first: both come in many small pieces, and each
+/// hasher call costs more than copying a piece. (The buffer is borrowed so that the feed
+/// moves cheaply.)
+struct Feed<'b, H> {
+    hash: H,
     buf: &'b mut [u8],
     len: usize,
 }
 
-impl<'b> Feed<'b> {
-    fn new(buf: &'b mut [u8]) -> Self {
-        Self { hash: Sha256::new(), buf, len: 0 }
+impl<'b, H: sha2::digest::Update> Feed<'b, H> {
+    fn new(hash: H, buf: &'b mut [u8]) -> Self {
+        Self { hash, buf, len: 0 }
     }
 
     fn put(&mut self, bytes: &[u8]) {
         if self.len + bytes.len() > self.buf.len() {
-            self.hash.update(&self.buf[..self.len]);
+            H::update(&mut self.hash, &self.buf[..self.len]);
             self.len = 0;
             if bytes.len() > self.buf.len() {
-                self.hash.update(bytes);
+                H::update(&mut self.hash, bytes);
                 return;
             }
         }
@@ -567,9 +550,10 @@ impl<'b> Feed<'b> {
         }
     }
 
-    fn finish(mut self) -> [u8; 32] {
-        self.hash.update(&self.buf[..self.len]);
-        self.hash.finalize().into()
+    /// The hasher with every byte fed.
+    fn finish(mut self) -> H {
+        H::update(&mut self.hash, &self.buf[..self.len]);
+        self.hash
     }
 }
 
@@ -584,7 +568,7 @@ pub fn canonical_request_hash(
     body: &[u8],
 ) -> [u8; 64] {
     let mut buf = [0u8; 768];
-    let mut out = Feed::new(&mut buf);
+    let mut out = Feed::new(Sha256::new(), &mut buf);
     out.put(method.as_bytes());
     out.put(b"\n");
     if path.is_empty() || path == "/" {
@@ -629,7 +613,7 @@ pub fn canonical_request_hash(
     out.put_lower(signed_headers);
     out.put(b"\n");
     out.put(&hex32(&Sha256::digest(body).into()));
-    hex32(&out.finish())
+    hex32(&out.finish().finalize().into())
 }
 
 /// Who signs, for which scope, at what time.

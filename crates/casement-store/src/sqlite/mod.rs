@@ -142,8 +142,6 @@ impl SqliteStore {
     }
 }
 
-/// A poisoned mutex only means another request panicked mid-statement; SQLite rolled
-/// its transaction back, so the connection is still sound.
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -165,6 +163,8 @@ fn checkpointer(conn: std::sync::Weak<Mutex<Connection>>) {
     }
 }
 
+/// A poisoned mutex only means another request panicked mid-statement; SQLite rolled
+/// its transaction back, so the connection is still sound.
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
