@@ -13,7 +13,29 @@ use casement_protocol::agent::{
     AcknowledgeMessageRequest, GetMessagesRequest, GetMessagesResponse, ReplyPayload, SendReplyRequest, MESSAGES_PREFIX,
 };
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// Where the simulated agents leave their (receipt, first reply accepted) instants: a
+/// vector and a count, and one wake-up when the round's last agent reports (a channel
+/// would wake the collecting task once per agent, CPU taken from the system measured).
+#[derive(Default)]
+struct Results {
+    times: Mutex<Vec<(Instant, Instant)>>,
+    count: AtomicUsize,
+    expected: AtomicUsize,
+    done: Notify,
+}
+
+impl Results {
+    fn report(&self, t: (Instant, Instant)) {
+        self.times.lock().unwrap().push(t);
+        if self.count.fetch_add(1, Ordering::AcqRel) + 1 == self.expected.load(Ordering::Acquire) {
+            self.done.notify_one();
+        }
+    }
+}
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -61,10 +83,10 @@ async fn main() {
 
     // Each simulated agent: long-poll; on a command, acknowledge and reply InProgress, then
     // report (receipt, first reply accepted) as instants.
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Instant)>();
+    let results = Arc::new(Results::default());
     let get = format!("{MESSAGES_PREFIX}GetMessages");
     for agent in agents {
-        let (tx, get) = (tx.clone(), get.clone());
+        let (results, get) = (results.clone(), get.clone());
         tokio::spawn(async move {
             loop {
                 let req = GetMessagesRequest {
@@ -94,7 +116,7 @@ async fn main() {
                         .call(&format!("{MESSAGES_PREFIX}AcknowledgeMessage"), &ack, Duration::from_secs(30))
                         .await
                         .expect("ack");
-                    let _ = tx.send((received, replied));
+                    results.report((received, replied));
                 }
             }
         });
@@ -103,6 +125,9 @@ async fn main() {
     for round in 1..=rounds {
         // Let every agent settle into its long poll.
         tokio::time::sleep(Duration::from_secs(2)).await;
+        results.times.lock().unwrap().clear();
+        results.count.store(0, Ordering::Release);
+        results.expected.store(n, Ordering::Release);
         let start = Instant::now();
         let sent = call(
             "SendCommand",
@@ -112,15 +137,22 @@ async fn main() {
         .await;
         let send_ms = start.elapsed().as_secs_f64() * 1e3;
         assert_eq!(sent["Command"]["TargetCount"].as_i64(), Some(n as i64), "{sent}");
+        // A wake-up left from a round whose collector did not need it is only a spurious one.
+        while results.count.load(Ordering::Acquire) < n {
+            tokio::time::timeout(Duration::from_secs(60), results.done.notified()).await.expect("all delivered");
+        }
         let (mut recv, mut reply) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for _ in 0..n {
-            let (r, p) =
-                tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.expect("all delivered").unwrap();
+        for (r, p) in results.times.lock().unwrap().drain(..) {
             recv.push((r - start).as_secs_f64() * 1e3);
             reply.push((p - start).as_secs_f64() * 1e3);
         }
         recv.sort_by(f64::total_cmp);
         reply.sort_by(f64::total_cmp);
+        // The shape, not only the ends: whether replies complete as the command arrives or
+        // only after the whole fleet has it.
+        let deciles =
+            |v: &[f64]| (1..10).map(|i| format!("{:.0}", pct(v, f64::from(i) / 10.0))).collect::<Vec<_>>().join(" ");
+        println!("DECILES round {round} received_ms [{}] first_reply_ms [{}]", deciles(&recv), deciles(&reply));
         println!(
             "RESULT round {round} agents={n} send_command_ms={send_ms:.1} received_p50_ms={:.1} received_p99_ms={:.1} first_reply_p50_ms={:.1} first_reply_p99_ms={:.1} first_reply_max_ms={:.1}",
             pct(&recv, 0.5),

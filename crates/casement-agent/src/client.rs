@@ -2,57 +2,15 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use std::sync::Arc;
 
 use casement_protocol::sigv4::{self, Credential, SigningKeyCache, SigningParams};
-use http::{HeaderMap, HeaderValue, Request};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client as HyperClient;
+use http::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::http::Http;
 use crate::{AgentError, Identity};
-
-type Tls = hyper_rustls::HttpsConnector<HttpConnector>;
-
-/// Plain HTTP, or HTTPS: the TLS stack (and the system's root certificates) is loaded
-/// only for an https endpoint, which keeps an http agent smaller.
-#[derive(Clone)]
-pub(crate) enum Http {
-    Plain(HyperClient<HttpConnector, Full<Bytes>>),
-    Tls(HyperClient<Tls, Full<Bytes>>),
-}
-
-impl Http {
-    pub(crate) fn new(uri: &http::Uri) -> Result<Self, AgentError> {
-        let builder = HyperClient::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .clone();
-        Ok(if uri.scheme_str() == Some("https") {
-            let tls = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_native_roots()
-                .map_err(|e| AgentError::Config(format!("TLS roots: {e}")))?
-                .https_only()
-                .enable_http1()
-                .build();
-            Http::Tls(builder.build(tls))
-        } else {
-            Http::Plain(builder.build(HttpConnector::new()))
-        })
-    }
-
-    async fn request(
-        &self,
-        req: Request<Full<Bytes>>,
-    ) -> Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
-        match self {
-            Http::Plain(c) => c.request(req).await,
-            Http::Tls(c) => c.request(req).await,
-        }
-    }
-}
 
 /// What a call can end in besides success.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +32,7 @@ impl CallError {
 
 #[derive(Clone)]
 pub struct Client {
-    http: Http,
+    http: Arc<Http>,
     uri: http::Uri,
     host: HeaderValue,
     pub identity: Identity,
@@ -111,15 +69,11 @@ pub(crate) async fn post<Req: Serialize, Res: DeserializeOwned>(
         let params = SigningParams { credential, region, service, time: chrono::Utc::now() };
         sigv4::sign_with("POST", "/", &mut headers, &bytes, &params, Some(keys));
     }
-    let mut req = Request::post(uri.clone())
-        .body(Full::new(Bytes::from(bytes)))
-        .map_err(|e| CallError::Network(e.to_string()))?;
-    *req.headers_mut() = headers;
+    let request = request_bytes(uri, &headers, &bytes);
     let call = async {
-        let resp = http.request(req).await.map_err(|e| CallError::Network(e.to_string()))?;
-        let status = resp.status();
-        let body = resp.into_body().collect().await.map_err(|e| CallError::Network(e.to_string()))?.to_bytes();
-        if status.is_success() {
+        let resp = http.exchange(&request).await.map_err(|e| CallError::Network(e.to_string()))?;
+        let body = resp.body;
+        if (200..300).contains(&resp.status) {
             serde_json::from_slice(&body).map_err(|e| CallError::Network(format!("bad response: {e}")))
         } else {
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -129,6 +83,26 @@ pub(crate) async fn post<Req: Serialize, Res: DeserializeOwned>(
         }
     };
     tokio::time::timeout(timeout, call).await.map_err(|_| CallError::Network("timed out".into()))?
+}
+
+/// A POST to the endpoint's path: the head, then the body, in one buffer (one write).
+fn request_bytes(uri: &http::Uri, headers: &HeaderMap, body: &[u8]) -> Vec<u8> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut out = Vec::with_capacity(256 + body.len() + headers.len() * 64);
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(body.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+    out
 }
 
 impl Client {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use casement_protocol::agent::{RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, REGISTER};
 use serde::{Deserialize, Serialize};
 
-use crate::client::{endpoint, post, CallError, Http};
+use crate::client::{endpoint, post, CallError};
+use crate::http::Http;
 use crate::{AgentError, Config};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

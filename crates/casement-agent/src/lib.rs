@@ -9,6 +9,7 @@
 //! (`casement-protocol::agent`, reference/agent-protocol.md).
 
 mod client;
+mod http;
 mod identity;
 mod poll;
 mod replies;
