@@ -20,20 +20,38 @@ use tokio::sync::Notify;
 /// Where the simulated agents leave their (receipt, first reply accepted) instants: a
 /// vector and a count, and one wake-up when the round's last agent reports (a channel
 /// would wake the collecting task once per agent, CPU taken from the system measured).
-#[derive(Default)]
 struct Results {
+    agents: usize,
     times: Mutex<Vec<(Instant, Instant)>>,
     count: AtomicUsize,
-    expected: AtomicUsize,
     done: Notify,
 }
 
 impl Results {
+    fn new(agents: usize) -> Self {
+        Self { agents, times: Mutex::new(Vec::with_capacity(agents)), count: AtomicUsize::new(0), done: Notify::new() }
+    }
+
     fn report(&self, t: (Instant, Instant)) {
         self.times.lock().unwrap().push(t);
-        if self.count.fetch_add(1, Ordering::AcqRel) + 1 == self.expected.load(Ordering::Acquire) {
+        if self.count.fetch_add(1, Ordering::AcqRel) + 1 == self.agents {
             self.done.notify_one();
         }
+    }
+
+    /// Before a round: nothing reported yet.
+    fn clear(&self) {
+        self.times.lock().unwrap().clear();
+        self.count.store(0, Ordering::Release);
+    }
+
+    /// Every agent's report for the round. A wake-up left from a round whose collector
+    /// did not need it is only a spurious one.
+    async fn all(&self) -> Vec<(Instant, Instant)> {
+        while self.count.load(Ordering::Acquire) < self.agents {
+            tokio::time::timeout(Duration::from_secs(60), self.done.notified()).await.expect("all delivered");
+        }
+        std::mem::take(&mut *self.times.lock().unwrap())
     }
 }
 
@@ -83,7 +101,7 @@ async fn main() {
 
     // Each simulated agent: long-poll; on a command, acknowledge and reply InProgress, then
     // report (receipt, first reply accepted) as instants.
-    let results = Arc::new(Results::default());
+    let results = Arc::new(Results::new(n));
     let get = format!("{MESSAGES_PREFIX}GetMessages");
     for agent in agents {
         let (results, get) = (results.clone(), get.clone());
@@ -125,9 +143,7 @@ async fn main() {
     for round in 1..=rounds {
         // Let every agent settle into its long poll.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        results.times.lock().unwrap().clear();
-        results.count.store(0, Ordering::Release);
-        results.expected.store(n, Ordering::Release);
+        results.clear();
         let start = Instant::now();
         let sent = call(
             "SendCommand",
@@ -137,12 +153,8 @@ async fn main() {
         .await;
         let send_ms = start.elapsed().as_secs_f64() * 1e3;
         assert_eq!(sent["Command"]["TargetCount"].as_i64(), Some(n as i64), "{sent}");
-        // A wake-up left from a round whose collector did not need it is only a spurious one.
-        while results.count.load(Ordering::Acquire) < n {
-            tokio::time::timeout(Duration::from_secs(60), results.done.notified()).await.expect("all delivered");
-        }
         let (mut recv, mut reply) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        for (r, p) in results.times.lock().unwrap().drain(..) {
+        for (r, p) in results.all().await {
             recv.push((r - start).as_secs_f64() * 1e3);
             reply.push((p - start).as_secs_f64() * 1e3);
         }

@@ -9,10 +9,11 @@
 //! bodies to one endpoint and reads small JSON answers: a request is one write, an
 //! answer one or two reads, on the caller's task.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use http::{HeaderMap, HeaderValue};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
@@ -30,6 +31,10 @@ const MAX_RESPONSE: usize = 16 << 20;
 pub(crate) struct Http {
     host: String,
     port: u16,
+    /// The Host header: the endpoint's authority, as the signature covers it.
+    authority: HeaderValue,
+    /// The request target: the endpoint's path.
+    path: String,
     tls: Option<(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>)>,
     idle: Mutex<Vec<(Conn, Instant)>>,
 }
@@ -57,41 +62,70 @@ enum Failure {
     Broken(io::Error),
 }
 
+impl Failure {
+    fn into_error(self) -> io::Error {
+        match self {
+            Failure::Unanswered(e) | Failure::Broken(e) => e,
+        }
+    }
+}
+
 impl Http {
-    /// For `uri` (http or https); https loads the system's root certificates.
-    pub(crate) fn new(uri: &http::Uri) -> Result<Arc<Self>, AgentError> {
+    /// For an `--endpoint` URL (http or https); https loads the system's root certificates.
+    pub(crate) fn new(endpoint_url: &str) -> Result<Arc<Self>, AgentError> {
+        let config = |m: String| AgentError::Config(format!("--endpoint {endpoint_url}: {m}"));
+        let uri: http::Uri = endpoint_url.parse().map_err(|e: http::uri::InvalidUri| config(e.to_string()))?;
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") | None => false,
-            Some(s) => return Err(AgentError::Config(format!("--endpoint {uri}: unsupported scheme {s}"))),
+            Some(s) => return Err(config(format!("unsupported scheme {s}"))),
         };
-        let host = uri.host().ok_or_else(|| AgentError::Config(format!("--endpoint {uri} has no host")))?;
+        let no_host = || AgentError::Config(format!("--endpoint {endpoint_url} has no host"));
+        let authority = uri.authority().ok_or_else(no_host)?;
+        let authority = HeaderValue::from_str(authority.as_str()).map_err(|e| config(e.to_string()))?;
+        let host = uri.host().ok_or_else(no_host)?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let tls = if https { Some(tls_connector(&host)?) } else { None };
-        Ok(Arc::new(Self { host, port, tls, idle: Mutex::new(Vec::new()) }))
+        Ok(Arc::new(Self { host, port, authority, path, tls, idle: Mutex::new(Vec::new()) }))
+    }
+
+    pub(crate) fn authority(&self) -> &HeaderValue {
+        &self.authority
+    }
+
+    /// POST `body` with `headers` (Content-Length is added) and read the answer.
+    pub(crate) async fn post(&self, headers: &HeaderMap, body: &[u8]) -> io::Result<Response> {
+        let mut request = Vec::with_capacity(256 + body.len() + headers.len() * 64);
+        let _ = write!(request, "POST {} HTTP/1.1\r\n", self.path);
+        for (name, value) in headers {
+            request.extend_from_slice(name.as_str().as_bytes());
+            request.extend_from_slice(b": ");
+            request.extend_from_slice(value.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        let _ = write!(request, "content-length: {}\r\n\r\n", body.len());
+        request.extend_from_slice(body);
+        self.exchange(&request).await
     }
 
     /// Send `request` (a whole HTTP/1.1 request, head and body) and read the answer.
-    pub(crate) async fn exchange(&self, request: &[u8]) -> io::Result<Response> {
-        if let Some(mut conn) = self.take_idle() {
-            match conn.exchange(request).await {
-                Ok((resp, keep)) => {
-                    self.put_back(conn, keep);
-                    return Ok(resp);
-                }
-                Err(Failure::Broken(e)) => return Err(e),
+    async fn exchange(&self, request: &[u8]) -> io::Result<Response> {
+        if let Some(conn) = self.take_idle() {
+            match self.exchange_on(conn, request).await {
                 Err(Failure::Unanswered(_)) => {}
+                done => return done.map_err(Failure::into_error),
             }
         }
-        let mut conn = self.connect().await?;
-        match conn.exchange(request).await {
-            Ok((resp, keep)) => {
-                self.put_back(conn, keep);
-                Ok(resp)
-            }
-            Err(Failure::Broken(e) | Failure::Unanswered(e)) => Err(e),
-        }
+        self.exchange_on(self.connect().await?, request).await.map_err(Failure::into_error)
+    }
+
+    /// One exchange on `conn`, which goes back to the idle ones if it may be used again.
+    async fn exchange_on(&self, mut conn: Conn, request: &[u8]) -> Result<Response, Failure> {
+        let (resp, keep) = conn.exchange(request).await?;
+        self.put_back(conn, keep);
+        Ok(resp)
     }
 
     fn take_idle(&self) -> Option<Conn> {
@@ -172,22 +206,12 @@ fn invalid(m: impl Into<String>) -> io::Error {
 }
 
 impl Conn {
-    /// One request and its answer; also whether the connection may be used again.
+    /// One request and its answer; also whether the connection may be used again (only
+    /// when the answer ended exactly where what was read ends).
     async fn exchange(&mut self, request: &[u8]) -> Result<(Response, bool), Failure> {
         self.buf.clear();
-        if let Err(e) = self.stream.write_all(request).await {
-            return Err(Failure::Unanswered(e));
-        }
-        let (status, head_len, body_len, keep) = loop {
-            match self.more().await {
-                Ok(0) if self.buf.is_empty() => {
-                    return Err(Failure::Unanswered(io::ErrorKind::UnexpectedEof.into()));
-                }
-                Ok(0) => return Err(Failure::Broken(io::ErrorKind::UnexpectedEof.into())),
-                Ok(_) => {}
-                Err(e) if self.buf.is_empty() => return Err(Failure::Unanswered(e)),
-                Err(e) => return Err(Failure::Broken(e)),
-            }
+        self.stream.write_all(request).await.map_err(Failure::Unanswered)?;
+        let (status, head_len, length, keep) = loop {
             if let Some(head) = parse_head(&self.buf).map_err(Failure::Broken)? {
                 // An interim answer (100 Continue) is skipped.
                 if (100..200).contains(&head.0) {
@@ -196,27 +220,36 @@ impl Conn {
                 }
                 break head;
             }
-        };
-        let body = match body_len {
-            BodyLength::Known(n) => {
-                let end = head_len.checked_add(n).filter(|e| *e <= MAX_RESPONSE + head_len);
-                let end = end.ok_or_else(|| Failure::Broken(invalid("answer too large")))?;
-                while self.buf.len() < end {
-                    if self.more().await.map_err(Failure::Broken)? == 0 {
-                        return Err(Failure::Broken(io::ErrorKind::UnexpectedEof.into()));
-                    }
-                }
-                let keep = keep && self.buf.len() == end;
-                return Ok((Response { status, body: self.buf[head_len..end].to_vec() }, keep));
-            }
-            BodyLength::Chunked => self.chunked(head_len).await.map_err(Failure::Broken)?,
-            BodyLength::UntilClose => {
-                while self.more().await.map_err(Failure::Broken)? > 0 {}
-                self.buf[head_len..].to_vec()
+            let read = self.more().await;
+            // Nothing at all from the server: a kept connection it had closed.
+            let fail = if self.buf.is_empty() { Failure::Unanswered } else { Failure::Broken };
+            match read {
+                Ok(0) => return Err(fail(io::ErrorKind::UnexpectedEof.into())),
+                Ok(_) => {}
+                Err(e) => return Err(fail(e)),
             }
         };
-        let keep = keep && body_len != BodyLength::UntilClose;
+        let (body, end) = self.body(head_len, length).await.map_err(Failure::Broken)?;
+        let keep = keep && length != BodyLength::UntilClose && end == self.buf.len();
         Ok((Response { status, body }, keep))
+    }
+
+    /// The body that starts at `at`, and where the message ends in the buffer.
+    async fn body(&mut self, at: usize, length: BodyLength) -> io::Result<(Vec<u8>, usize)> {
+        match length {
+            BodyLength::Known(n) => {
+                let end = at.checked_add(n).filter(|_| n <= MAX_RESPONSE).ok_or_else(|| invalid("answer too large"))?;
+                while self.buf.len() < end {
+                    self.read_some().await?;
+                }
+                Ok((self.buf[at..end].to_vec(), end))
+            }
+            BodyLength::Chunked => self.chunked(at).await,
+            BodyLength::UntilClose => {
+                while self.more().await? > 0 {}
+                Ok((self.buf[at..].to_vec(), self.buf.len()))
+            }
+        }
     }
 
     /// Read what the server sent next into the buffer; 0 at its end.
@@ -228,8 +261,9 @@ impl Conn {
         self.stream.read_buf(&mut self.buf).await
     }
 
-    /// A chunked body starting at `at`, decoded; the trailer is read and dropped.
-    async fn chunked(&mut self, mut at: usize) -> io::Result<Vec<u8>> {
+    /// A chunked body starting at `at`, decoded, and where it ends; the trailer is read
+    /// and dropped.
+    async fn chunked(&mut self, mut at: usize) -> io::Result<(Vec<u8>, usize)> {
         let mut body = Vec::new();
         loop {
             let (size_len, size) = loop {
@@ -246,7 +280,7 @@ impl Conn {
                 // Trailer fields, then the empty line.
                 loop {
                     match self.buf[at..].windows(2).position(|w| w == b"\r\n") {
-                        Some(0) => return Ok(body),
+                        Some(0) => return Ok((body, at + 2)),
                         Some(i) => at += i + 2,
                         None => self.read_some().await?,
                     }
@@ -315,10 +349,10 @@ mod tests {
     use super::*;
 
     /// A server that answers each request on a connection with the next canned answer,
-    /// then (if `close`) closes it.
-    async fn serve(answers: Vec<&'static [u8]>, close_after_each: bool) -> (http::Uri, tokio::task::JoinHandle<usize>) {
+    /// then (if `close_after_each`) closes it.
+    async fn serve(answers: Vec<&'static [u8]>, close_after_each: bool) -> (String, tokio::task::JoinHandle<usize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let uri: http::Uri = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
+        let uri = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
             let mut connections = 0;
             let mut answers = answers.into_iter();

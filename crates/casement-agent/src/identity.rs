@@ -8,7 +8,7 @@ use std::time::Duration;
 use casement_protocol::agent::{RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, REGISTER};
 use serde::{Deserialize, Serialize};
 
-use crate::client::{endpoint, post, CallError};
+use crate::client::{post, CallError};
 use crate::http::Http;
 use crate::{AgentError, Config};
 
@@ -61,8 +61,7 @@ pub(crate) async fn load_or_register(config: &Config) -> Result<Identity, AgentE
 
 /// Register a node with an activation (retrying while the server cannot be reached).
 pub async fn register(endpoint_url: &str, code: &str, id: &str, region: &str) -> Result<Identity, AgentError> {
-    let (uri, host) = endpoint(endpoint_url)?;
-    let http = Http::new(&uri)?;
+    let http = Http::new(endpoint_url)?;
     let req = RegisterManagedInstanceRequest {
         activation_code: code.to_owned(),
         activation_id: id.to_owned(),
@@ -72,7 +71,7 @@ pub async fn register(endpoint_url: &str, code: &str, id: &str, region: &str) ->
     };
     let mut backoff = Duration::from_secs(1);
     let resp: RegisterManagedInstanceResponse = loop {
-        match post(&http, &uri, &host, &format!("AmazonSSM.{REGISTER}"), &req, None, Duration::from_secs(30)).await {
+        match post(&http, &format!("AmazonSSM.{REGISTER}"), &req, None, Duration::from_secs(30)).await {
             Ok(r) => break r,
             Err(CallError::Api(kind, msg)) => return Err(AgentError::Refused(format!("{kind}: {msg}"))),
             Err(CallError::Network(e)) => {
