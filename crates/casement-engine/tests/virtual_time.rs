@@ -897,3 +897,47 @@ async fn send_command_resolves_a_fleet() {
     let err = rc.send(&w.scope, send(named, vec![])).await.unwrap_err();
     assert!(matches!(&err, SendError::InvalidInstanceId(m) if m.contains(&unknown)), "{err:?}");
 }
+
+/// A command to a fleet wakes every node's waiting poll at once (the hand-out wakes them
+/// in waves, and leaves none behind): each poll returns the command with no time passed,
+/// not at the end of its wait.
+#[tokio::test(start_paused = true)]
+async fn a_fleet_command_wakes_every_waiting_poll() {
+    use casement_engine::run_command::SendCommand;
+    let w = World::new(ok(MIN)).await;
+    let nodes = w.managed_nodes(100).await;
+    let rc = RunCommand::new(w.store.clone(), w.clock.clone(), Duration::from_secs(60));
+    let polls: Vec<_> = nodes
+        .iter()
+        .map(|node| {
+            let (rc, scope, node) = (rc.clone(), w.scope.clone(), node.clone());
+            tokio::spawn(async move {
+                let msgs = rc.messages(&scope, &node, Duration::from_secs(20)).await.unwrap();
+                (tokio::time::Instant::now(), node, msgs)
+            })
+        })
+        .collect();
+    // Every poll has read the store (nothing yet) and waits.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut params = std::collections::BTreeMap::new();
+    params.insert("commands".to_owned(), vec!["true".to_owned()]);
+    let sent_at = tokio::time::Instant::now();
+    let target = Target { key: Some("InstanceIds".into()), values: Some(nodes.clone()) };
+    let req = SendCommand {
+        targets: vec![target],
+        document_name: "AWS-RunShellScript".into(),
+        parameters: params,
+        max_concurrency: Some("100%".into()),
+        ..Default::default()
+    };
+    let cmd = rc.send(&w.scope, req).await.unwrap();
+    for poll in polls {
+        let (at, node, msgs) = poll.await.unwrap();
+        assert_eq!(at, sent_at, "{node} was answered late");
+        assert_eq!(msgs.len(), 1, "{node}");
+        assert_eq!(
+            (msgs[0].0.command_id.as_str(), msgs[0].1.instance_id.as_str()),
+            (cmd.command_id.as_str(), node.as_str())
+        );
+    }
+}

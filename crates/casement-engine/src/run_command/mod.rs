@@ -118,9 +118,9 @@ impl RunCommand {
     /// follows commands.
     /// Returns the command as the change left it, and how many invocations it matched.
     fn announce(&self, update: CommandUpdate) -> (Arc<Command>, usize) {
-        for inv in update.changed.into_iter().filter(|i| i.pending_message()) {
-            self.mailboxes.deliver((update.command.clone(), inv));
-        }
+        let command = &update.command;
+        self.mailboxes
+            .deliver(update.changed.into_iter().filter(|i| i.pending_message()).map(|i| (command.clone(), i)));
         self.changed.notify_waiters();
         (update.command, update.matched)
     }
