@@ -14,4 +14,5 @@ mod run_command;
 mod schedules;
 mod sdk_roundtrip;
 mod sigv4;
+mod tls;
 mod validation;

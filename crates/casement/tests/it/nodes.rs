@@ -27,13 +27,26 @@ impl Drop for Agent {
 
 impl Agent {
     pub fn start(endpoint: &str, code: &str, id: &str, state_dir: &Path) -> Agent {
+        Self::start_with(endpoint, code, id, state_dir, &[], Stdio::inherit())
+    }
+
+    /// An agent with extra environment (say, the roots it trusts) and its log sent to `log`.
+    pub fn start_with(
+        endpoint: &str,
+        code: &str,
+        id: &str,
+        state_dir: &Path,
+        env: &[(&str, &Path)],
+        log: Stdio,
+    ) -> Agent {
         let child = Command::new(env!("CARGO_BIN_EXE_casement"))
             .args(["agent", "--endpoint", endpoint, "--activation-code", code, "--activation-id", id])
             .args(["--heartbeat-seconds", "1", "--state-dir"])
             .arg(state_dir)
             .env("CASEMENT_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("spawn agent");
         Agent { child, state_dir: state_dir.to_owned() }

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::common::{at_in, code, create_window, wait_for_executions, Server};
 use crate::nodes::{activation, fleet, Agent};
 
-fn shell(
+pub(crate) fn shell(
     c: &aws_sdk_ssm::Client,
     nodes: &[String],
     commands: &[&str],
@@ -26,7 +26,7 @@ fn shell(
 }
 
 /// Poll GetCommandInvocation until its status is final.
-async fn final_invocation(
+pub(crate) async fn final_invocation(
     c: &aws_sdk_ssm::Client,
     command: &str,
     node: &str,
