@@ -71,7 +71,7 @@ const HIDDEN_PRUNE_AT: usize = 100_000;
 impl Mailboxes {
     pub fn get(&self, node: &str) -> Arc<Mailbox> {
         let mut map = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(node.to_owned()).or_default().clone()
+        mailbox_of(&mut map, node)
     }
 
     /// Put each message in its node's mailbox, then wake the nodes' polls (a wake with
@@ -85,24 +85,37 @@ impl Mailboxes {
     /// reads the sockets first: replies from the nodes already served are taken in step
     /// with the deliveries. Nothing waits for a reply or a timer, so a slow fleet is never
     /// held back: a wave costs one trip through the scheduler.
+    ///
+    /// The first wave is woken before the other messages are put, so the first nodes do
+    /// not wait for the rest of the fleet's mailboxes; every message is in its mailbox
+    /// before this returns (a cancel that follows always finds its command there first).
     pub fn deliver(&self, deliveries: impl IntoIterator<Item = Delivery>) {
-        let woken: Vec<Arc<Mailbox>> = deliveries.into_iter().map(|d| self.put(d)).collect();
-        if woken.len() <= WAKE_WAVE {
-            woken.iter().for_each(|m| m.wake.notify_one());
+        let mut deliveries = deliveries.into_iter();
+        let first = self.put(deliveries.by_ref().take(WAKE_WAVE));
+        first.iter().for_each(|m| m.wake.notify_one());
+        let rest = self.put(deliveries);
+        if rest.is_empty() {
             return;
         }
         tokio::spawn(async move {
-            for wave in woken.chunks(WAKE_WAVE) {
-                wave.iter().for_each(|m| m.wake.notify_one());
+            for wave in rest.chunks(WAKE_WAVE) {
                 tokio::task::yield_now().await;
+                wave.iter().for_each(|m| m.wake.notify_one());
             }
         });
     }
 
-    fn put(&self, delivery: Delivery) -> Arc<Mailbox> {
-        let mailbox = self.get(&delivery.1.instance_id);
-        mailbox.ready.lock().unwrap_or_else(|p| p.into_inner()).push(delivery);
-        mailbox
+    /// Put messages in their nodes' mailboxes (one lock of the map for all of them);
+    /// returns the mailboxes, in order.
+    fn put(&self, deliveries: impl Iterator<Item = Delivery>) -> Vec<Arc<Mailbox>> {
+        let mut map = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        deliveries
+            .map(|delivery| {
+                let mailbox = mailbox_of(&mut map, &delivery.1.instance_id);
+                mailbox.ready.lock().unwrap_or_else(|p| p.into_inner()).push(delivery);
+                mailbox
+            })
+            .collect()
     }
 
     /// Whether a message may be offered now; if so, it is hidden until `until_ms`.
@@ -127,6 +140,14 @@ impl Mailboxes {
     pub fn acknowledged(&self, key: &MessageKey) {
         self.hidden.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
+}
+
+/// A node's mailbox, made on first use (the node's ID is copied only then).
+fn mailbox_of(map: &mut FastMap<String, Arc<Mailbox>>, node: &str) -> Arc<Mailbox> {
+    if let Some(m) = map.get(node) {
+        return m.clone();
+    }
+    map.entry(node.to_owned()).or_default().clone()
 }
 
 #[cfg(test)]
