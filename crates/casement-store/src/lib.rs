@@ -5,6 +5,7 @@
 
 mod child;
 mod error;
+mod group_commit;
 pub mod postgres;
 mod rules;
 pub mod sqlite;
@@ -119,7 +120,7 @@ pub enum Which<'a> {
 
 /// A change to one invocation (and, through it, its command), made inside the store's
 /// transaction. Returns whether it changed anything. Owned and shared, because a store
-/// may apply it on another request's task, batched with other changes (SQLite's group
+/// may apply it on another request's task, batched with other changes (the group
 /// commit), and again alone if that batch fails.
 ///
 /// Of the command it may change only what [`Command::progress`] covers (whether a cancel
@@ -131,7 +132,7 @@ pub type InvocationFn = dyn Fn(&mut Command, &mut CommandInvocation) -> bool + S
 #[derive(Debug, Clone)]
 pub struct CommandUpdate {
     /// Shared, not copied per update: a thousand agents' replies to one command are a
-    /// thousand updates of it. In a batch of updates (SQLite's group commit) it is the
+    /// thousand updates of it. In a batch of updates (the group commit) it is the
     /// command as the whole batch left it.
     pub command: Arc<Command>,
     /// Invocations the change (or the settling after it) rewrote; those with

@@ -55,6 +55,8 @@ pub struct PgStore {
     config: tokio_postgres::Config,
     clients: Vec<Mutex<Client>>,
     next: AtomicUsize,
+    /// Command updates queue here and commit in batches.
+    updates: crate::group_commit::GroupCommit,
 }
 
 async fn open(config: &tokio_postgres::Config) -> Result<Client, StoreError> {
@@ -86,7 +88,7 @@ impl PgStore {
         for _ in 0..pool_size.max(1) {
             clients.push(Mutex::new(open(&config).await?));
         }
-        let store = PgStore { config, clients, next: AtomicUsize::new(0) };
+        let store = PgStore { config, clients, next: AtomicUsize::new(0), updates: Default::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -871,7 +873,16 @@ impl Store for PgStore {
         which: Which<'_>,
         f: Arc<InvocationFn>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
-        self.update_invocations_pg(scope, command_id, which, &*f).await
+        let update = crate::group_commit::Update {
+            scope: scope.clone(),
+            command_id: command_id.to_owned(),
+            instances: match which {
+                Which::All => None,
+                Which::Instances(ids) => Some(ids.to_vec()),
+            },
+            f,
+        };
+        self.updates.submit(update, self).await
     }
 
     async fn get_command(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {

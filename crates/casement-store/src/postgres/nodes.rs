@@ -1,7 +1,9 @@
 //! Activations, managed nodes and Run Command on PostgreSQL. Same rules as the SQLite
 //! backend; a command's changes serialize on its row (`SELECT … FOR UPDATE`), so replies
-//! reaching different servers settle one after the other.
+//! reaching different servers settle one after the other, and each server commits the
+//! updates that reach it together (`group_commit`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use casement_model::command::{prepare, settle};
@@ -11,8 +13,9 @@ use tokio_postgres::Transaction;
 use casement_model::node::{ACTIVATION_RESOURCE_TYPE, NODE_RESOURCE_TYPE};
 
 use super::{doc, drop_tags, now_ms, put_tags, sql_limit, PgStore};
+use crate::group_commit::{ApplyBatch, Outcomes, Update};
 use crate::rules::check_registration;
-use crate::{CommandKey, CommandUpdate, InvocationFn, StoreError, Which};
+use crate::{CommandKey, CommandUpdate, StoreError};
 
 async fn put_command(tx: &Transaction<'_>, scope: &Scope, c: &Command) -> Result<(), StoreError> {
     tx.execute(
@@ -92,7 +95,7 @@ async fn settle_command(
             changed.push(inv);
         }
     }
-    put_command(tx, scope, cmd).await
+    Ok(())
 }
 
 fn node_row(r: &tokio_postgres::Row) -> Result<ManagedNode, StoreError> {
@@ -309,63 +312,92 @@ impl PgStore {
         }
         let mut changed: Vec<CommandInvocation> = invocations.into_iter().filter(|i| i.pending_message()).collect();
         settle_command(&tx, scope, &mut cmd, &mut changed).await?;
+        put_command(&tx, scope, &cmd).await?;
         tx.commit().await?;
         Ok(CommandUpdate { command: Arc::new(cmd), changed, matched: 0 })
     }
 
-    pub(super) async fn update_invocations_pg(
-        &self,
-        scope: &Scope,
-        command_id: &str,
-        which: Which<'_>,
-        f: &InvocationFn,
-    ) -> Result<Option<CommandUpdate>, StoreError> {
+    /// Apply a batch of command updates in one transaction (see `group_commit`). The
+    /// commands it touches are locked first, in one order (servers sharing the database
+    /// take them alike, so two batches cannot deadlock); each update sees the ones before
+    /// it; each command is written once, at the end, and every update's outcome shares
+    /// that final version.
+    pub(super) async fn apply_updates_pg(&self, batch: &[Update]) -> Outcomes {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
-        let Some(row) = tx
-            .query_opt(
-                "SELECT doc FROM commands WHERE account = $1 AND region = $2 AND command_id = $3 FOR UPDATE",
-                &[&scope.account, &scope.region, &command_id],
-            )
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut cmd: Command = doc(row.get(0))?;
-        let targets = match which {
-            Which::All => {
-                invocation_docs(
-                    &tx,
-                    "SELECT doc FROM command_invocations WHERE account = $1 AND region = $2 AND command_id = $3
-                     ORDER BY seq",
-                    &[&scope.account, &scope.region, &command_id],
+        let mut keys: Vec<(&Scope, &str)> = batch.iter().map(|u| (&u.scope, u.command_id.as_str())).collect();
+        keys.sort_by(|a, b| (&a.0.account, &a.0.region, a.1).cmp(&(&b.0.account, &b.0.region, b.1)));
+        keys.dedup();
+        // Each command as the batch leaves it, and whether it changed.
+        let mut working: HashMap<(&Scope, &str), (Command, bool)> = HashMap::with_capacity(keys.len());
+        for (scope, id) in keys {
+            let row = tx
+                .query_opt(
+                    "SELECT doc FROM commands WHERE account = $1 AND region = $2 AND command_id = $3 FOR UPDATE",
+                    &[&scope.account, &scope.region, &id],
                 )
-                .await?
-            }
-            Which::Instances(ids) => {
-                invocation_docs(
-                    &tx,
-                    "SELECT doc FROM command_invocations
-                     WHERE account = $1 AND region = $2 AND command_id = $3 AND instance_id = ANY($4)
-                     ORDER BY seq",
-                    &[&scope.account, &scope.region, &command_id, &ids],
-                )
-                .await?
-            }
-        };
-        let mut changed = Vec::new();
-        let matched = targets.len();
-        for mut inv in targets {
-            let before = inv.standing();
-            if f(&mut cmd, &mut inv) {
-                cmd.counts.change(before, &inv);
-                put_invocation(&tx, scope, &inv).await?;
-                changed.push(inv);
+                .await?;
+            if let Some(row) = row {
+                working.insert((scope, id), (doc(row.get(0))?, false));
             }
         }
-        settle_command(&tx, scope, &mut cmd, &mut changed).await?;
+        let mut applied = Vec::with_capacity(batch.len());
+        for u in batch {
+            let key = (&u.scope, u.command_id.as_str());
+            let Some((cmd, dirty)) = working.get_mut(&key) else {
+                applied.push(None);
+                continue;
+            };
+            let before = cmd.progress();
+            let targets = match &u.instances {
+                None => {
+                    invocation_docs(
+                        &tx,
+                        "SELECT doc FROM command_invocations WHERE account = $1 AND region = $2 AND command_id = $3
+                         ORDER BY seq",
+                        &[&u.scope.account, &u.scope.region, &u.command_id],
+                    )
+                    .await?
+                }
+                Some(ids) => {
+                    invocation_docs(
+                        &tx,
+                        "SELECT doc FROM command_invocations
+                         WHERE account = $1 AND region = $2 AND command_id = $3 AND instance_id = ANY($4)
+                         ORDER BY seq",
+                        &[&u.scope.account, &u.scope.region, &u.command_id, ids],
+                    )
+                    .await?
+                }
+            };
+            let matched = targets.len();
+            let mut changed = Vec::new();
+            for mut inv in targets {
+                let was = inv.standing();
+                if (u.f)(cmd, &mut inv) {
+                    cmd.counts.change(was, &inv);
+                    put_invocation(&tx, &u.scope, &inv).await?;
+                    changed.push(inv);
+                }
+            }
+            if !changed.is_empty() || cmd.progress() != before {
+                settle_command(&tx, &u.scope, cmd, &mut changed).await?;
+                *dirty = true;
+            }
+            applied.push(Some((key, changed, matched)));
+        }
+        let mut finals: HashMap<(&Scope, &str), Arc<Command>> = HashMap::with_capacity(working.len());
+        for (key, (cmd, dirty)) in working {
+            if dirty {
+                put_command(&tx, key.0, &cmd).await?;
+            }
+            finals.insert(key, Arc::new(cmd));
+        }
         tx.commit().await?;
-        Ok(Some(CommandUpdate { command: Arc::new(cmd), changed, matched }))
+        Ok(applied
+            .into_iter()
+            .map(|a| a.map(|(key, changed, matched)| CommandUpdate { command: finals[&key].clone(), changed, matched }))
+            .collect())
     }
 
     pub(super) async fn get_command_pg(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {
@@ -479,5 +511,15 @@ impl PgStore {
             .into_iter()
             .map(|r| (Scope::new(r.get::<_, String>(0), r.get::<_, String>(1)), r.get(2), r.get(3)))
             .collect())
+    }
+}
+
+/// PostgreSQL applies a batch on one pooled connection, in one transaction.
+impl ApplyBatch for PgStore {
+    fn apply_batch<'a>(
+        &'a self,
+        batch: &'a [Update],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcomes> + Send + 'a>> {
+        Box::pin(self.apply_updates_pg(batch))
     }
 }

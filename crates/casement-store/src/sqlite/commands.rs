@@ -10,8 +10,8 @@ use casement_model::command::{prepare, settle};
 use casement_model::{insert_bounded, Command, CommandInvocation, InvocationState, Scope};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::group_commit::Update;
 use super::{doc, SqliteStore};
+use crate::group_commit::{ApplyBatch, Outcomes, Update};
 use crate::{CommandKey, CommandUpdate, StoreError};
 
 fn put_command(tx: &Transaction<'_>, scope: &Scope, c: &Command) -> Result<(), StoreError> {
@@ -161,6 +161,16 @@ fn apply_update(
 
 fn now() -> i64 {
     super::now_ms()
+}
+
+/// SQLite applies a batch synchronously, under its one connection.
+impl ApplyBatch for SqliteStore {
+    fn apply_batch<'a>(
+        &'a self,
+        batch: &'a [Update],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Outcomes> + Send + 'a>> {
+        Box::pin(std::future::ready(self.apply_updates(batch)))
+    }
 }
 
 /// Beyond this many cached commands the cache starts over.

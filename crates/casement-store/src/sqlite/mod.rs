@@ -10,7 +10,6 @@
 
 mod commands;
 mod executions;
-mod group_commit;
 mod migrate;
 mod nodes;
 
@@ -60,7 +59,7 @@ pub struct SqliteStore {
     /// command without parsing the stored document.
     commands: RwLock<FastMap<String, (Scope, Arc<Command>)>>,
     /// Command updates queue here and commit in batches.
-    updates: group_commit::GroupCommit,
+    updates: crate::group_commit::GroupCommit,
 }
 
 /// Beyond this many cached windows the cache starts over (a bound, not an LRU: windows
@@ -105,7 +104,7 @@ impl SqliteStore {
             windows: RwLock::default(),
             invocations: RwLock::default(),
             commands: RwLock::default(),
-            updates: group_commit::GroupCommit::default(),
+            updates: crate::group_commit::GroupCommit::default(),
         })
     }
 
@@ -888,7 +887,7 @@ impl Store for SqliteStore {
         which: Which<'_>,
         f: Arc<InvocationFn>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
-        let update = group_commit::Update {
+        let update = crate::group_commit::Update {
             scope: scope.clone(),
             command_id: command_id.to_owned(),
             instances: match which {
@@ -897,7 +896,7 @@ impl Store for SqliteStore {
             },
             f,
         };
-        self.updates.submit(update, &|batch| self.apply_updates(batch)).await
+        self.updates.submit(update, self).await
     }
 
     async fn get_command(&self, scope: &Scope, id: &str) -> Result<Option<Command>, StoreError> {

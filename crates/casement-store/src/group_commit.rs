@@ -1,13 +1,13 @@
 //! Group commit for command updates: the agents' acknowledgements and replies, deadline
-//! sweeps and cancels.
+//! sweeps and cancels, on either backend.
 //!
 //! A thousand agents answer one command within milliseconds of each other. In a
-//! transaction each, their commits (a WAL frame for every page touched: the invocation,
-//! its indexes, the command) and the command's rewrite were most of the server's store
-//! time, and the requests queued on the connection mutex put worker threads to sleep.
-//! Instead each update joins a queue and one of the waiting requests leads: it first lets
-//! the requests already runnable add theirs, then applies the whole queue in one
-//! transaction, writes each command it touched once, commits once and hands every
+//! transaction each, their commits (on SQLite a WAL frame for every page touched: the
+//! invocation, its indexes, the command; on PostgreSQL a WAL flush each, and all of them
+//! queued on the command's row lock) and the command's rewrite were most of the server's
+//! store time. Instead each update joins a queue and one of the waiting requests leads:
+//! it first lets the requests already runnable add theirs, then applies the whole queue
+//! in one transaction, writes each command it touched once, commits once and hands every
 //! request its own result.
 //!
 //! The leader works on its own request's task, not on a thread of its own, so the
@@ -15,6 +15,8 @@
 //! and nothing outlives the store. A leader leads one batch and resigns — also when its
 //! request is dropped mid-way — waking one waiting request to lead the next.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use casement_model::Scope;
@@ -23,7 +25,7 @@ use tokio::sync::{oneshot, Notify};
 use crate::{CommandUpdate, InvocationFn, StoreError};
 
 /// One queued `update_invocations`, owned.
-pub(super) struct Update {
+pub(crate) struct Update {
     pub scope: Scope,
     pub command_id: String,
     /// `None`: every invocation of the command.
@@ -37,7 +39,7 @@ type Outcome = Result<Option<CommandUpdate>, StoreError>;
 const MAX_BATCH: usize = 1_000;
 
 #[derive(Default)]
-pub(super) struct GroupCommit {
+pub(crate) struct GroupCommit {
     queue: Mutex<Queue>,
     /// Rung (once) when a leader resigns with updates still queued.
     resigned: Notify,
@@ -49,9 +51,13 @@ struct Queue {
     leading: bool,
 }
 
-/// Applies a batch of updates in one transaction, one outcome per update in order;
-/// an error fails the whole transaction.
-pub(super) type Apply<'a> = dyn Fn(&[Update]) -> Result<Vec<Option<CommandUpdate>>, StoreError> + Sync + 'a;
+/// A batch's outcomes, one per update in order; an error failed the whole transaction.
+pub(crate) type Outcomes = Result<Vec<Option<CommandUpdate>>, StoreError>;
+
+/// How a backend applies a batch of updates in one transaction.
+pub(crate) trait ApplyBatch: Sync {
+    fn apply_batch<'a>(&'a self, batch: &'a [Update]) -> Pin<Box<dyn Future<Output = Outcomes> + Send + 'a>>;
+}
 
 impl GroupCommit {
     fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -59,7 +65,7 @@ impl GroupCommit {
     }
 
     /// Queue `update` and wait for its outcome, leading a batch whenever nobody does.
-    pub(super) async fn submit(&self, update: Update, apply: &Apply<'_>) -> Outcome {
+    pub(crate) async fn submit(&self, update: Update, apply: &dyn ApplyBatch) -> Outcome {
         let (tx, mut rx) = oneshot::channel();
         self.queue().waiting.push((update, tx));
         loop {
@@ -77,7 +83,7 @@ impl GroupCommit {
                     let n = q.waiting.len().min(MAX_BATCH);
                     q.waiting.drain(..n).collect::<Vec<_>>()
                 };
-                run(batch, apply);
+                run(batch, apply).await;
                 drop(resign);
             }
             match rx.try_recv() {
@@ -126,9 +132,9 @@ fn dropped() -> StoreError {
 
 /// Apply a batch and answer each update. If the batch fails (the transaction rolled
 /// back), each update is retried alone, so one bad update cannot fail the others.
-fn run(batch: Vec<(Update, oneshot::Sender<Outcome>)>, apply: &Apply<'_>) {
+async fn run(batch: Vec<(Update, oneshot::Sender<Outcome>)>, apply: &dyn ApplyBatch) {
     let (updates, senders): (Vec<Update>, Vec<_>) = batch.into_iter().unzip();
-    match apply(&updates) {
+    match apply.apply_batch(&updates).await {
         Ok(outcomes) => {
             for (tx, outcome) in senders.into_iter().zip(outcomes) {
                 let _ = tx.send(Ok(outcome));
@@ -140,8 +146,8 @@ fn run(batch: Vec<(Update, oneshot::Sender<Outcome>)>, apply: &Apply<'_>) {
             }
         }
         Err(_) => {
-            for (update, tx) in updates.into_iter().zip(senders) {
-                let outcome = apply(std::slice::from_ref(&update)).map(|mut v| v.pop().flatten());
+            for (update, tx) in updates.iter().zip(senders) {
+                let outcome = apply.apply_batch(std::slice::from_ref(update)).await.map(|mut v| v.pop().flatten());
                 let _ = tx.send(outcome);
             }
         }
