@@ -535,6 +535,47 @@ pub async fn concurrent_command_updates_settle_together(s: &dyn Store) {
     assert_eq!(count(&|i| !i.released), 20);
 }
 
+/// An update of every invocation in the same batch as updates of single nodes (a cancel
+/// arriving with replies) sees those before it — including the nodes they released —
+/// and the ones after it see it: five successes release five more nodes, the cancel
+/// ends the other 15, and a success reported after the cancel changes nothing.
+pub async fn a_batch_update_of_a_whole_command_sees_the_updates_before_it(s: &dyn Store) {
+    use crate::Which;
+    use casement_model::InvocationState as St;
+    let sc = scope();
+    let c = command("4c6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 1_000, "5", "100%");
+    let nodes: Vec<String> = (0..20).map(|i| format!("mi-{i:02}")).collect();
+    let refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    s.create_command(&sc, c.clone(), invocations(&c, &refs)).await.unwrap();
+    let one: Vec<[String; 1]> = nodes.iter().map(|n| [n.clone()]).collect();
+    let succeed = || -> Arc<crate::InvocationFn> { Arc::new(|_, inv| inv.finish(St::Success, 7)) };
+    let mut calls = Vec::new();
+    for target in &one[..5] {
+        calls.push(s.update_invocations(&sc, &c.command_id, Which::Instances(target), succeed()));
+    }
+    calls.push(s.update_invocations(
+        &sc,
+        &c.command_id,
+        Which::All,
+        Arc::new(|cmd, inv| {
+            cmd.cancel_requested = true;
+            inv.finish(St::Cancelled, 8)
+        }),
+    ));
+    calls.push(s.update_invocations(&sc, &c.command_id, Which::Instances(&one[7]), succeed()));
+    let results = futures_util::future::join_all(calls).await;
+    let cancel = results[5].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!((cancel.matched, cancel.changed.len()), (20, 15), "the cancel sees the five successes");
+    let late = results[6].as_ref().unwrap().as_ref().unwrap();
+    assert!(late.changed.is_empty(), "a success after the cancel changes nothing");
+    let all = s.list_command_invocations(&sc, Some(&c.command_id), None, None, 50).await.unwrap();
+    let count = |st: St| all.iter().filter(|i| i.state == st).count();
+    assert_eq!((count(St::Success), count(St::Cancelled)), (5, 15));
+    assert!(all.iter().all(|i| !i.pending_message()), "nothing is left to deliver");
+    let stored = s.get_command(&sc, &c.command_id).await.unwrap().unwrap();
+    assert_eq!(stored.completed_count, 20);
+}
+
 pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     use crate::Which;
     use casement_model::InvocationState as St;
@@ -663,7 +704,8 @@ macro_rules! store_test_suite {
             limits_are_enforced, targets_tasks_and_safe_deregister, delete_cascades, tags_overwrite_and_limit,
             due_windows_fire_once, executions_round_trip_and_page, cancel_adopt_and_purge, event_cursors,
             tagged_resources_match, writes_append_their_events, nodes_register_within_limits,
-            commands_settle_and_queue_messages, concurrent_command_updates_settle_together);
+            commands_settle_and_queue_messages, concurrent_command_updates_settle_together,
+            a_batch_update_of_a_whole_command_sees_the_updates_before_it);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

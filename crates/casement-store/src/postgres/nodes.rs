@@ -27,31 +27,68 @@ async fn put_command(tx: &Transaction<'_>, scope: &Scope, c: &Command) -> Result
     Ok(())
 }
 
+const PUT_INVOCATION: &str = "INSERT INTO command_invocations (account, region, command_id, instance_id, seq,
+        requested_ms, released, finished, pending_message, deadline_ms, doc)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     ON CONFLICT (account, region, command_id, instance_id) DO UPDATE SET
+        released = excluded.released,
+        finished = excluded.finished, pending_message = excluded.pending_message,
+        deadline_ms = excluded.deadline_ms, doc = excluded.doc";
+
 async fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocation) -> Result<(), StoreError> {
-    let deadline = (!i.state.is_final()).then_some(i.deadline_ms);
-    tx.execute(
-        "INSERT INTO command_invocations (account, region, command_id, instance_id, seq, requested_ms,
-            released, finished, pending_message, deadline_ms, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT (account, region, command_id, instance_id) DO UPDATE SET
-            released = excluded.released,
-            finished = excluded.finished, pending_message = excluded.pending_message,
-            deadline_ms = excluded.deadline_ms, doc = excluded.doc",
-        &[
-            &scope.account,
-            &scope.region,
-            &i.command_id,
-            &i.instance_id,
-            &i64::from(i.seq),
-            &i.requested_ms,
-            &i.released,
-            &i.state.is_final(),
-            &i.pending_message(),
-            &deadline,
-            &serde_json::to_string(i)?,
-        ],
-    )
-    .await?;
+    put_invocations(tx, scope, std::iter::once(i)).await
+}
+
+/// Write invocations with one prepared statement, every row in flight at once: a fleet's
+/// thousand rows cost one round trip, not a thousand (or two thousand, with a prepare
+/// each).
+async fn put_invocations<'i>(
+    tx: &Transaction<'_>,
+    scope: &Scope,
+    invocations: impl Iterator<Item = &'i CommandInvocation>,
+) -> Result<(), StoreError> {
+    let stmt = tx.prepare(PUT_INVOCATION).await?;
+    /// A row's values that are not fields of the invocation.
+    struct Row<'i> {
+        inv: &'i CommandInvocation,
+        seq: i64,
+        finished: bool,
+        pending: bool,
+        deadline: Option<i64>,
+        doc: String,
+    }
+    let rows = invocations
+        .map(|inv| {
+            Ok(Row {
+                inv,
+                seq: i64::from(inv.seq),
+                finished: inv.state.is_final(),
+                pending: inv.pending_message(),
+                deadline: (!inv.state.is_final()).then_some(inv.deadline_ms),
+                doc: serde_json::to_string(inv)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let writes = rows.iter().map(|r| async {
+        tx.execute(
+            &stmt,
+            &[
+                &scope.account,
+                &scope.region,
+                &r.inv.command_id,
+                &r.inv.instance_id,
+                &r.seq,
+                &r.inv.requested_ms,
+                &r.inv.released,
+                &r.finished,
+                &r.pending,
+                &r.deadline,
+                &r.doc,
+            ],
+        )
+        .await
+    });
+    futures_util::future::try_join_all(writes).await?;
     Ok(())
 }
 
@@ -307,9 +344,7 @@ impl PgStore {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
         prepare(&mut cmd, &mut invocations);
-        for inv in &invocations {
-            put_invocation(&tx, scope, inv).await?;
-        }
+        put_invocations(&tx, scope, invocations.iter()).await?;
         let mut changed: Vec<CommandInvocation> = invocations.into_iter().filter(|i| i.pending_message()).collect();
         settle_command(&tx, scope, &mut cmd, &mut changed).await?;
         put_command(&tx, scope, &cmd).await?;
@@ -319,17 +354,19 @@ impl PgStore {
 
     /// Apply a batch of command updates in one transaction (see `group_commit`). The
     /// commands it touches are locked first, in one order (servers sharing the database
-    /// take them alike, so two batches cannot deadlock); each update sees the ones before
-    /// it; each command is written once, at the end, and every update's outcome shares
-    /// that final version.
+    /// take them alike, so two batches cannot deadlock), and their invocations the batch
+    /// names read in one query per command; the updates then apply in memory in arrival
+    /// order (each sees the ones before it), and what they changed is written with the
+    /// statements in flight together (one round trip, not one per invocation). Each
+    /// command is written once, at the end, and every update's outcome shares that
+    /// final version.
     pub(super) async fn apply_updates_pg(&self, batch: &[Update]) -> Outcomes {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
         let mut keys: Vec<(&Scope, &str)> = batch.iter().map(|u| (&u.scope, u.command_id.as_str())).collect();
         keys.sort_by(|a, b| (&a.0.account, &a.0.region, a.1).cmp(&(&b.0.account, &b.0.region, b.1)));
         keys.dedup();
-        // Each command as the batch leaves it, and whether it changed.
-        let mut working: HashMap<(&Scope, &str), (Command, bool)> = HashMap::with_capacity(keys.len());
+        let mut working: HashMap<(&Scope, &str), Working> = HashMap::with_capacity(keys.len());
         for (scope, id) in keys {
             let row = tx
                 .query_opt(
@@ -337,61 +374,80 @@ impl PgStore {
                     &[&scope.account, &scope.region, &id],
                 )
                 .await?;
-            if let Some(row) = row {
-                working.insert((scope, id), (doc(row.get(0))?, false));
-            }
+            let Some(row) = row else { continue };
+            let named = batch.iter().filter(|u| u.scope == *scope && u.command_id == id);
+            let invocations = if named.clone().any(|u| u.instances.is_none()) {
+                invocation_docs(
+                    &tx,
+                    "SELECT doc FROM command_invocations WHERE account = $1 AND region = $2 AND command_id = $3",
+                    &[&scope.account, &scope.region, &id],
+                )
+                .await?
+            } else {
+                let mut ids: Vec<&str> = named.flat_map(|u| u.instances.iter().flatten().map(String::as_str)).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                invocation_docs(
+                    &tx,
+                    "SELECT doc FROM command_invocations
+                     WHERE account = $1 AND region = $2 AND command_id = $3 AND instance_id = ANY($4)",
+                    &[&scope.account, &scope.region, &id, &ids],
+                )
+                .await?
+            };
+            let invocations = invocations.into_iter().map(|i| (i.instance_id.clone(), i)).collect();
+            working.insert(
+                (scope, id),
+                Working { cmd: doc(row.get(0))?, dirty: false, invocations, unwritten: Vec::new() },
+            );
         }
         let mut applied = Vec::with_capacity(batch.len());
         for u in batch {
             let key = (&u.scope, u.command_id.as_str());
-            let Some((cmd, dirty)) = working.get_mut(&key) else {
+            let Some(w) = working.get_mut(&key) else {
                 applied.push(None);
                 continue;
             };
-            let before = cmd.progress();
-            let targets = match &u.instances {
-                None => {
-                    invocation_docs(
-                        &tx,
-                        "SELECT doc FROM command_invocations WHERE account = $1 AND region = $2 AND command_id = $3
-                         ORDER BY seq",
-                        &[&u.scope.account, &u.scope.region, &u.command_id],
-                    )
-                    .await?
-                }
-                Some(ids) => {
-                    invocation_docs(
-                        &tx,
-                        "SELECT doc FROM command_invocations
-                         WHERE account = $1 AND region = $2 AND command_id = $3 AND instance_id = ANY($4)
-                         ORDER BY seq",
-                        &[&u.scope.account, &u.scope.region, &u.command_id, ids],
-                    )
-                    .await?
-                }
+            let before = w.cmd.progress();
+            let mut targets: Vec<String> = match &u.instances {
+                None => w.invocations.keys().cloned().collect(),
+                Some(ids) => ids.iter().filter(|i| w.invocations.contains_key(*i)).cloned().collect(),
             };
+            targets.sort_by_key(|id| w.invocations[id].seq);
             let matched = targets.len();
             let mut changed = Vec::new();
-            for mut inv in targets {
+            for id in targets {
+                let Some(inv) = w.invocations.get_mut(&id) else { continue };
                 let was = inv.standing();
-                if (u.f)(cmd, &mut inv) {
-                    cmd.counts.change(was, &inv);
-                    put_invocation(&tx, &u.scope, &inv).await?;
-                    changed.push(inv);
+                if (u.f)(&mut w.cmd, inv) {
+                    w.cmd.counts.change(was, inv);
+                    changed.push(inv.clone());
+                    w.unwritten.push(id);
                 }
             }
-            if !changed.is_empty() || cmd.progress() != before {
-                settle_command(&tx, &u.scope, cmd, &mut changed).await?;
-                *dirty = true;
+            if !changed.is_empty() || w.cmd.progress() != before {
+                let s = settle(&mut w.cmd);
+                if s.release > 0 || s.terminate_waiting {
+                    // Settling reads the waiting invocations from the database: it must
+                    // see this batch's changes first.
+                    w.write(&tx, &u.scope).await?;
+                    let from = changed.len();
+                    settle_command(&tx, &u.scope, &mut w.cmd, &mut changed).await?;
+                    for inv in &changed[from..] {
+                        w.invocations.insert(inv.instance_id.clone(), inv.clone());
+                    }
+                }
+                w.dirty = true;
             }
             applied.push(Some((key, changed, matched)));
         }
         let mut finals: HashMap<(&Scope, &str), Arc<Command>> = HashMap::with_capacity(working.len());
-        for (key, (cmd, dirty)) in working {
-            if dirty {
-                put_command(&tx, key.0, &cmd).await?;
+        for (key, mut w) in working {
+            w.write(&tx, key.0).await?;
+            if w.dirty {
+                put_command(&tx, key.0, &w.cmd).await?;
             }
-            finals.insert(key, Arc::new(cmd));
+            finals.insert(key, Arc::new(w.cmd));
         }
         tx.commit().await?;
         Ok(applied
@@ -511,6 +567,28 @@ impl PgStore {
             .into_iter()
             .map(|r| (Scope::new(r.get::<_, String>(0), r.get::<_, String>(1)), r.get(2), r.get(3)))
             .collect())
+    }
+}
+
+/// A command in a batch: as the batch leaves it, the invocations the batch named (by
+/// node), and which of them still have to be written.
+struct Working {
+    cmd: Command,
+    dirty: bool,
+    invocations: HashMap<String, CommandInvocation>,
+    unwritten: Vec<String>,
+}
+
+impl Working {
+    /// Write the changed invocations (`put_invocations`: all in flight at once).
+    async fn write(&mut self, tx: &Transaction<'_>, scope: &Scope) -> Result<(), StoreError> {
+        let mut ids = std::mem::take(&mut self.unwritten);
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        put_invocations(tx, scope, ids.iter().filter_map(|id| self.invocations.get(id))).await
     }
 }
 
