@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use casement_model::Scope;
 use tokio::sync::{oneshot, Notify};
 
-use crate::{CommandUpdate, InvocationFn, StoreError};
+use crate::{CommandUpdate, InvocationFn, StoreError, Which};
 
 /// One queued `update_invocations`, owned.
 pub(crate) struct Update {
@@ -31,6 +31,17 @@ pub(crate) struct Update {
     /// `None`: every invocation of the command.
     pub instances: Option<Vec<String>>,
     pub f: Arc<InvocationFn>,
+}
+
+impl Update {
+    /// `Store::update_invocations`' arguments, owned for the queue.
+    pub(crate) fn new(scope: &Scope, command_id: &str, which: Which<'_>, f: Arc<InvocationFn>) -> Self {
+        let instances = match which {
+            Which::All => None,
+            Which::Instances(ids) => Some(ids.to_vec()),
+        };
+        Update { scope: scope.clone(), command_id: command_id.to_owned(), instances, f }
+    }
 }
 
 type Outcome = Result<Option<CommandUpdate>, StoreError>;

@@ -490,18 +490,30 @@ fn invocations(cmd: &casement_model::Command, nodes: &[&str]) -> Vec<casement_mo
         .collect()
 }
 
-/// Updates arriving together (SQLite commits them as one batch) each see the ones
+/// A command sent to `n` nodes `mi-00`, `mi-01`… under `max_concurrency`; returns its
+/// scope, the command, and each node as a one-node list (what `Which::Instances` takes).
+async fn sent_to_nodes(
+    s: &dyn Store,
+    id: &str,
+    max_concurrency: &str,
+    n: usize,
+) -> (Scope, casement_model::Command, Vec<[String; 1]>) {
+    let sc = scope();
+    let c = command(id, 1_000, max_concurrency, "100%");
+    let nodes: Vec<String> = (0..n).map(|i| format!("mi-{i:02}")).collect();
+    let refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    s.create_command(&sc, c.clone(), invocations(&c, &refs)).await.unwrap();
+    (sc, c, nodes.into_iter().map(|n| [n]).collect())
+}
+
+/// Updates arriving together (committed as one batch) each see the ones
 /// before them: ten successes under MaxConcurrency 10 release exactly the next ten nodes,
 /// once each, and the command counts all ten.
 pub async fn concurrent_command_updates_settle_together(s: &dyn Store) {
     use crate::Which;
     use casement_model::InvocationState as St;
-    let sc = scope();
-    let c = command("2b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 1_000, "10", "100%");
-    let nodes: Vec<String> = (0..40).map(|i| format!("mi-{i:02}")).collect();
-    let refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
-    s.create_command(&sc, c.clone(), invocations(&c, &refs)).await.unwrap();
-    let one: Vec<[String; 1]> = nodes.iter().map(|n| [n.clone()]).collect();
+    let (sc, c, one) = sent_to_nodes(s, "2b6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", "10", 40).await;
+    let nodes: Vec<String> = one.iter().map(|[n]| n.clone()).collect();
     let mut calls = Vec::new();
     for target in &one[..10] {
         calls.push(s.update_invocations(
@@ -542,12 +554,7 @@ pub async fn concurrent_command_updates_settle_together(s: &dyn Store) {
 pub async fn a_batch_update_of_a_whole_command_sees_the_updates_before_it(s: &dyn Store) {
     use crate::Which;
     use casement_model::InvocationState as St;
-    let sc = scope();
-    let c = command("4c6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", 1_000, "5", "100%");
-    let nodes: Vec<String> = (0..20).map(|i| format!("mi-{i:02}")).collect();
-    let refs: Vec<&str> = nodes.iter().map(String::as_str).collect();
-    s.create_command(&sc, c.clone(), invocations(&c, &refs)).await.unwrap();
-    let one: Vec<[String; 1]> = nodes.iter().map(|n| [n.clone()]).collect();
+    let (sc, c, one) = sent_to_nodes(s, "4c6bb1e2-7c9a-4f0e-9d8e-4b0e2f1c9a11", "5", 20).await;
     let succeed = || -> Arc<crate::InvocationFn> { Arc::new(|_, inv| inv.finish(St::Success, 7)) };
     let mut calls = Vec::new();
     for target in &one[..5] {

@@ -887,15 +887,7 @@ impl Store for SqliteStore {
         which: Which<'_>,
         f: Arc<InvocationFn>,
     ) -> Result<Option<CommandUpdate>, StoreError> {
-        let update = crate::group_commit::Update {
-            scope: scope.clone(),
-            command_id: command_id.to_owned(),
-            instances: match which {
-                Which::All => None,
-                Which::Instances(ids) => Some(ids.to_vec()),
-            },
-            f,
-        };
+        let update = crate::group_commit::Update::new(scope, command_id, which, f);
         self.updates.submit(update, self).await
     }
 
