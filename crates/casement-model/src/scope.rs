@@ -1,7 +1,8 @@
 //! Every resource belongs to one (account, region) pair, taken from the caller's key and
 //! SigV4 credential scope; one never sees another's resources.
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Ordered by account, then region (PostgreSQL batches lock commands in that order).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Scope {
     pub account: String,
     pub region: String,

@@ -35,10 +35,6 @@ const PUT_INVOCATION: &str = "INSERT INTO command_invocations (account, region, 
         finished = excluded.finished, pending_message = excluded.pending_message,
         deadline_ms = excluded.deadline_ms, doc = excluded.doc";
 
-async fn put_invocation(tx: &Transaction<'_>, scope: &Scope, i: &CommandInvocation) -> Result<(), StoreError> {
-    put_invocations(tx, scope, std::iter::once(i)).await
-}
-
 /// Write invocations with one prepared statement, every row in flight at once: a fleet's
 /// thousand rows cost one round trip, not a thousand (or two thousand, with a prepare
 /// each).
@@ -98,41 +94,6 @@ async fn invocation_docs(
     p: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<Vec<CommandInvocation>, StoreError> {
     tx.query(sql, p).await?.into_iter().map(|r| doc(r.get(0))).collect()
-}
-
-async fn settle_command(
-    tx: &Transaction<'_>,
-    scope: &Scope,
-    cmd: &mut Command,
-    changed: &mut Vec<CommandInvocation>,
-) -> Result<(), StoreError> {
-    loop {
-        let s = settle(cmd);
-        if s.release == 0 && !s.terminate_waiting {
-            break;
-        }
-        let limit = if s.terminate_waiting { i64::MAX } else { sql_limit(s.release) };
-        let waiting = invocation_docs(
-            tx,
-            "SELECT doc FROM command_invocations
-             WHERE account = $1 AND region = $2 AND command_id = $3 AND NOT released AND NOT finished
-             ORDER BY seq LIMIT $4",
-            &[&scope.account, &scope.region, &cmd.command_id, &limit],
-        )
-        .await?;
-        for mut inv in waiting {
-            let before = inv.standing();
-            if s.terminate_waiting {
-                inv.finish(InvocationState::Terminated, now_ms());
-            } else {
-                inv.released = true;
-            }
-            cmd.counts.change(before, &inv);
-            put_invocation(tx, scope, &inv).await?;
-            changed.push(inv);
-        }
-    }
-    Ok(())
 }
 
 fn node_row(r: &tokio_postgres::Row) -> Result<ManagedNode, StoreError> {
@@ -346,10 +307,11 @@ impl PgStore {
         prepare(&mut cmd, &mut invocations);
         put_invocations(&tx, scope, invocations.iter()).await?;
         let mut changed: Vec<CommandInvocation> = invocations.into_iter().filter(|i| i.pending_message()).collect();
-        settle_command(&tx, scope, &mut cmd, &mut changed).await?;
-        put_command(&tx, scope, &cmd).await?;
+        let mut w = Working::new(cmd, HashMap::new());
+        w.settle(&tx, scope, &mut changed).await?;
+        put_command(&tx, scope, &w.cmd).await?;
         tx.commit().await?;
-        Ok(CommandUpdate { command: Arc::new(cmd), changed, matched: 0 })
+        Ok(CommandUpdate { command: Arc::new(w.cmd), changed, matched: 0 })
     }
 
     /// Apply a batch of command updates in one transaction (see `group_commit`). The
@@ -364,7 +326,7 @@ impl PgStore {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
         let mut keys: Vec<(&Scope, &str)> = batch.iter().map(|u| (&u.scope, u.command_id.as_str())).collect();
-        keys.sort_by(|a, b| (&a.0.account, &a.0.region, a.1).cmp(&(&b.0.account, &b.0.region, b.1)));
+        keys.sort_unstable();
         keys.dedup();
         let mut working: HashMap<(&Scope, &str), Working> = HashMap::with_capacity(keys.len());
         for (scope, id) in keys {
@@ -396,10 +358,7 @@ impl PgStore {
                 .await?
             };
             let invocations = invocations.into_iter().map(|i| (i.instance_id.clone(), i)).collect();
-            working.insert(
-                (scope, id),
-                Working { cmd: doc(row.get(0))?, dirty: false, invocations, unwritten: Vec::new() },
-            );
+            working.insert((scope, id), Working::new(doc(row.get(0))?, invocations));
         }
         let mut applied = Vec::with_capacity(batch.len());
         for u in batch {
@@ -426,17 +385,7 @@ impl PgStore {
                 }
             }
             if !changed.is_empty() || w.cmd.progress() != before {
-                let s = settle(&mut w.cmd);
-                if s.release > 0 || s.terminate_waiting {
-                    // Settling reads the waiting invocations from the database: it must
-                    // see this batch's changes first.
-                    w.write(&tx, &u.scope).await?;
-                    let from = changed.len();
-                    settle_command(&tx, &u.scope, &mut w.cmd, &mut changed).await?;
-                    for inv in &changed[from..] {
-                        w.invocations.insert(inv.instance_id.clone(), inv.clone());
-                    }
-                }
+                w.settle(&tx, &u.scope, &mut changed).await?;
                 w.dirty = true;
             }
             applied.push(Some((key, changed, matched)));
@@ -570,8 +519,8 @@ impl PgStore {
     }
 }
 
-/// A command in a batch: as the batch leaves it, the invocations the batch named (by
-/// node), and which of them still have to be written.
+/// A command in a transaction: as the transaction leaves it, the invocations it has read
+/// (by node), and which of those still have to be written.
 struct Working {
     cmd: Command,
     dirty: bool,
@@ -580,6 +529,55 @@ struct Working {
 }
 
 impl Working {
+    fn new(cmd: Command, invocations: HashMap<String, CommandInvocation>) -> Self {
+        Self { cmd, dirty: false, invocations, unwritten: Vec::new() }
+    }
+
+    /// Release or terminate waiting invocations as the command's counts now call for
+    /// (`settle`), appending what it rewrote to `changed`. The waiting ones are read from
+    /// the database, so what this transaction changed is written first.
+    async fn settle(
+        &mut self,
+        tx: &Transaction<'_>,
+        scope: &Scope,
+        changed: &mut Vec<CommandInvocation>,
+    ) -> Result<(), StoreError> {
+        loop {
+            let s = settle(&mut self.cmd);
+            if s.release == 0 && !s.terminate_waiting {
+                return Ok(());
+            }
+            self.write(tx, scope).await?;
+            let limit = if s.terminate_waiting { i64::MAX } else { sql_limit(s.release) };
+            let mut waiting = invocation_docs(
+                tx,
+                "SELECT doc FROM command_invocations
+                 WHERE account = $1 AND region = $2 AND command_id = $3 AND NOT released AND NOT finished
+                 ORDER BY seq LIMIT $4",
+                &[&scope.account, &scope.region, &self.cmd.command_id, &limit],
+            )
+            .await?;
+            if waiting.is_empty() {
+                // The counts call for releases the rows cannot give: stop rather than spin.
+                return Ok(());
+            }
+            for inv in &mut waiting {
+                let before = inv.standing();
+                if s.terminate_waiting {
+                    inv.finish(InvocationState::Terminated, now_ms());
+                } else {
+                    inv.released = true;
+                }
+                self.cmd.counts.change(before, inv);
+            }
+            put_invocations(tx, scope, waiting.iter()).await?;
+            for inv in waiting {
+                self.invocations.insert(inv.instance_id.clone(), inv.clone());
+                changed.push(inv);
+            }
+        }
+    }
+
     /// Write the changed invocations (`put_invocations`: all in flight at once).
     async fn write(&mut self, tx: &Transaction<'_>, scope: &Scope) -> Result<(), StoreError> {
         let mut ids = std::mem::take(&mut self.unwritten);

@@ -94,6 +94,10 @@ fn settle_invocations(
                 if s.terminate_waiting { -1 } else { s.release as i64 }
             ],
         )?;
+        if waiting.is_empty() {
+            // The counts call for releases the rows cannot give: stop rather than spin.
+            break;
+        }
         for mut inv in waiting {
             let before = inv.standing();
             if s.terminate_waiting {
