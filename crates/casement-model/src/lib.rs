@@ -6,6 +6,7 @@
 //! round-trip to clients member for member.
 
 pub mod command;
+pub mod document;
 pub mod execution;
 pub mod ids;
 pub mod limits;
@@ -17,6 +18,7 @@ pub mod task;
 pub mod window;
 
 pub use command::{Command, CommandInvocation, InvocationState};
+pub use document::{DocumentInfo, DocumentParameter, DocumentVersion, VersionMeta};
 pub use execution::{ExecutionStatus, ResolvedTarget, TaskExecution, TaskInvocation, WindowExecution};
 pub use ids::{WindowId, WindowTargetId, WindowTaskId};
 pub use node::{Activation, ManagedNode, NodeKey};

@@ -10,6 +10,13 @@ pub enum StoreError {
     InUse,
     #[error("too many tags")]
     TooManyTags,
+    /// A create found the name taken.
+    #[error("already exists")]
+    AlreadyExists,
+    /// A write that expected the record as it was read found it changed by another
+    /// request (optimistic concurrency).
+    #[error("changed by a concurrent update")]
+    Conflict,
     /// A request the store turned down, with the reason to report (registration with a
     /// used-up or expired activation…).
     #[error("{0}")]

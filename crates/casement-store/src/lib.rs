@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
-    TaskInvocation, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
+    Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
+    TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask,
+    WindowTaskId,
 };
 
 pub use error::StoreError;
@@ -400,6 +401,69 @@ pub trait Store: Send + Sync + 'static {
     /// Deregister a node: its key stops working and its tags go. Returns whether it was
     /// registered.
     async fn deregister_node(&self, scope: &Scope, id: &str) -> Result<bool, StoreError>;
+
+    // ---- documents ----
+
+    /// Record a new document with its first version and tags; `AlreadyExists` when the
+    /// scope holds a document of that name.
+    async fn create_document(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        version: &DocumentVersion,
+        tags: &[Tag],
+    ) -> Result<(), StoreError>;
+    async fn get_document(&self, scope: &Scope, name: &str) -> Result<Option<DocumentInfo>, StoreError>;
+    async fn get_document_version(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<DocumentVersion>, StoreError>;
+    /// A document's versions (without content), oldest first, after version `after`.
+    async fn list_document_versions(
+        &self,
+        scope: &Scope,
+        name: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<VersionMeta>, StoreError>;
+    /// Add a version and replace the document record, provided its latest version is
+    /// still `expected_latest` (`Conflict` otherwise, `NotFound` if it was deleted): the
+    /// caller checked the new version against the versions it read.
+    async fn add_document_version(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        version: &DocumentVersion,
+        expected_latest: u32,
+    ) -> Result<(), StoreError>;
+    /// Replace the document record (default version, sharing) under the same condition.
+    async fn update_document(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        expected_latest: u32,
+    ) -> Result<(), StoreError>;
+    /// Delete one version, or (`None`) the document with every version and its tags.
+    /// Returns whether anything was deleted.
+    async fn delete_document(&self, scope: &Scope, name: &str, version: Option<u32>) -> Result<bool, StoreError>;
+    /// Documents ordered by name after `after`, each with its default version's record.
+    async fn list_documents(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(DocumentInfo, VersionMeta)>, StoreError>;
+    /// Documents of other accounts in `scope`'s region shared with `scope`'s account (or
+    /// with all), ordered by (owner account, name) after `after`, each with its owner
+    /// and its default version's record.
+    async fn list_shared_documents(
+        &self,
+        scope: &Scope,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<(String, DocumentInfo, VersionMeta)>, StoreError>;
 
     // ---- Run Command ----
 

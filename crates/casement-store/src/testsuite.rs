@@ -702,6 +702,119 @@ pub async fn commands_settle_and_queue_messages(s: &dyn Store) {
     assert_eq!(s.list_command_invocations(&sc, None, None, None, 10).await.unwrap().len(), 1);
 }
 
+fn doc_version(version: u32, content: &str) -> casement_model::DocumentVersion {
+    casement_model::DocumentVersion {
+        meta: casement_model::VersionMeta {
+            version,
+            version_name: Some(format!("v{version}")),
+            format: "YAML".into(),
+            hash: format!("{version:064}"),
+            created_ms: i64::from(version),
+            schema_version: "2.2".into(),
+            description: None,
+            display_name: None,
+            target_type: None,
+            parameters: vec![],
+            platform_types: vec!["Linux".into()],
+        },
+        content: content.into(),
+    }
+}
+
+fn doc_info(name: &str, latest: u32, default: u32) -> casement_model::DocumentInfo {
+    casement_model::DocumentInfo {
+        name: name.into(),
+        document_type: "Command".into(),
+        created_ms: 1,
+        latest_version: latest,
+        default_version: default,
+        shared_with: vec![],
+        shared_version: None,
+    }
+}
+
+pub async fn documents_version_and_list(s: &dyn Store) {
+    let sc = scope();
+    let tags = [Tag { key: "team".into(), value: "ops".into() }];
+    s.create_document(&sc, &doc_info("restart", 1, 1), &doc_version(1, "one"), &tags).await.unwrap();
+    assert!(matches!(
+        s.create_document(&sc, &doc_info("restart", 1, 1), &doc_version(1, "again"), &[]).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    // The same name in another account is another document.
+    s.create_document(&other_scope(), &doc_info("restart", 1, 1), &doc_version(1, "theirs"), &[]).await.unwrap();
+    assert_eq!(s.list_tags(&sc, "Document", "restart").await.unwrap(), tags);
+
+    // A second version, added against the latest the caller read.
+    s.add_document_version(&sc, &doc_info("restart", 2, 1), &doc_version(2, "two"), 1).await.unwrap();
+    assert!(matches!(
+        s.add_document_version(&sc, &doc_info("restart", 2, 1), &doc_version(2, "lost"), 1).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        s.add_document_version(&sc, &doc_info("gone", 2, 1), &doc_version(2, "x"), 1).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.get_document(&sc, "restart").await.unwrap().unwrap().latest_version, 2);
+    assert_eq!(s.get_document_version(&sc, "restart", 2).await.unwrap().unwrap().content, "two");
+    assert_eq!(s.get_document_version(&other_scope(), "restart", 1).await.unwrap().unwrap().content, "theirs");
+    let versions = s.list_document_versions(&sc, "restart", 0, 10).await.unwrap();
+    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(s.list_document_versions(&sc, "restart", 1, 10).await.unwrap().len(), 1);
+
+    // Listings carry the default version's record.
+    s.create_document(&sc, &doc_info("a-first", 1, 1), &doc_version(1, "a"), &[]).await.unwrap();
+    let listed = s.list_documents(&sc, None, 10).await.unwrap();
+    assert_eq!(listed.iter().map(|(d, m)| (d.name.as_str(), m.version)).collect::<Vec<_>>(), [("a-first", 1), ("restart", 1)]);
+    s.update_document(&sc, &doc_info("restart", 2, 2), 2).await.unwrap();
+    let page = s.list_documents(&sc, Some("a-first"), 10).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].1.version, 2);
+
+    // Deleting one version leaves the rest; deleting the document takes all and its tags.
+    assert!(s.delete_document(&sc, "restart", Some(1)).await.unwrap());
+    assert!(s.get_document_version(&sc, "restart", 1).await.unwrap().is_none());
+    assert!(s.delete_document(&sc, "restart", None).await.unwrap());
+    assert!(s.get_document(&sc, "restart").await.unwrap().is_none());
+    assert!(s.get_document_version(&sc, "restart", 2).await.unwrap().is_none());
+    assert!(s.list_tags(&sc, "Document", "restart").await.unwrap().is_empty());
+    assert!(!s.delete_document(&sc, "restart", None).await.unwrap());
+    assert!(s.get_document(&other_scope(), "restart").await.unwrap().is_some());
+}
+
+pub async fn documents_shared_with_accounts(s: &dyn Store) {
+    let owner = scope();
+    let reader = other_scope();
+    let third = Scope::new("333333333333", "us-east-1");
+    s.create_document(&owner, &doc_info("shared", 1, 1), &doc_version(1, "x"), &[]).await.unwrap();
+    s.create_document(&owner, &doc_info("private", 1, 1), &doc_version(1, "y"), &[]).await.unwrap();
+    assert!(s.list_shared_documents(&reader, None, 10).await.unwrap().is_empty());
+    let mut d = doc_info("shared", 1, 1);
+    d.shared_with = vec![reader.account.clone()];
+    s.update_document(&owner, &d, 1).await.unwrap();
+    let seen = s.list_shared_documents(&reader, None, 10).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!((seen[0].0.as_str(), seen[0].1.name.as_str()), (owner.account.as_str(), "shared"));
+    assert!(s.list_shared_documents(&third, None, 10).await.unwrap().is_empty());
+    assert!(s.list_shared_documents(&owner, None, 10).await.unwrap().is_empty(), "the owner's own are not shared with it");
+    // `all` reaches every account of the region, once each.
+    d.shared_with = vec![reader.account.clone(), "all".into()];
+    s.update_document(&owner, &d, 1).await.unwrap();
+    assert_eq!(s.list_shared_documents(&reader, None, 10).await.unwrap().len(), 1);
+    assert_eq!(s.list_shared_documents(&third, None, 10).await.unwrap().len(), 1);
+    let after = (owner.account.clone(), "shared".to_owned());
+    assert!(s.list_shared_documents(&third, Some(&after), 10).await.unwrap().is_empty());
+    assert!(s.list_shared_documents(&Scope::new("333333333333", "eu-west-1"), None, 10).await.unwrap().is_empty());
+    // Unsharing and deleting take the document out of others' view.
+    d.shared_with = vec![];
+    s.update_document(&owner, &d, 1).await.unwrap();
+    assert!(s.list_shared_documents(&third, None, 10).await.unwrap().is_empty());
+    d.shared_with = vec!["all".into()];
+    s.update_document(&owner, &d, 1).await.unwrap();
+    s.delete_document(&owner, "shared", None).await.unwrap();
+    assert!(s.list_shared_documents(&third, None, 10).await.unwrap().is_empty());
+}
+
 /// yielding `(store, guard)`, where the guard keeps any temporary resources alive.
 #[macro_export]
 macro_rules! store_test_suite {
@@ -712,7 +825,8 @@ macro_rules! store_test_suite {
             due_windows_fire_once, executions_round_trip_and_page, cancel_adopt_and_purge, event_cursors,
             tagged_resources_match, writes_append_their_events, nodes_register_within_limits,
             commands_settle_and_queue_messages, concurrent_command_updates_settle_together,
-            a_batch_update_of_a_whole_command_sees_the_updates_before_it);
+            a_batch_update_of_a_whole_command_sees_the_updates_before_it, documents_version_and_list,
+            documents_shared_with_accounts);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

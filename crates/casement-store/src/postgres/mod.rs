@@ -11,8 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
-    TaskInvocation, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
+    Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, ManagedNode, NodeKey, Scope,
+    Tag, TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId,
+    WindowTask, WindowTaskId,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};
@@ -21,6 +22,7 @@ use tokio_postgres::{Client, NoTls, Transaction};
 
 use crate::child::Child;
 
+mod documents;
 mod executions;
 mod nodes;
 use crate::{
@@ -32,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_resources.sql"),
     include_str!("../../migrations/postgres/0002_executions.sql"),
     include_str!("../../migrations/postgres/0003_nodes_commands.sql"),
+    include_str!("../../migrations/postgres/0004_documents.sql"),
 ];
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -814,6 +817,80 @@ impl Store for PgStore {
 
     async fn delete_activation(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
         self.delete_activation_pg(scope, id).await
+    }
+
+    async fn create_document(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        version: &DocumentVersion,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        self.create_document_pg(scope, document, version, tags).await
+    }
+
+    async fn get_document(&self, scope: &Scope, name: &str) -> Result<Option<DocumentInfo>, StoreError> {
+        self.get_document_pg(scope, name).await
+    }
+
+    async fn get_document_version(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<DocumentVersion>, StoreError> {
+        self.get_document_version_pg(scope, name, version).await
+    }
+
+    async fn list_document_versions(
+        &self,
+        scope: &Scope,
+        name: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<VersionMeta>, StoreError> {
+        self.list_document_versions_pg(scope, name, after, limit).await
+    }
+
+    async fn add_document_version(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        version: &DocumentVersion,
+        expected_latest: u32,
+    ) -> Result<(), StoreError> {
+        self.add_document_version_pg(scope, document, version, expected_latest).await
+    }
+
+    async fn update_document(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        expected_latest: u32,
+    ) -> Result<(), StoreError> {
+        self.update_document_pg(scope, document, expected_latest).await
+    }
+
+    async fn delete_document(&self, scope: &Scope, name: &str, version: Option<u32>) -> Result<bool, StoreError> {
+        self.delete_document_pg(scope, name, version).await
+    }
+
+    async fn list_documents(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(DocumentInfo, VersionMeta)>, StoreError> {
+        self.list_documents_pg(scope, after, limit).await
+    }
+
+    async fn list_shared_documents(
+        &self,
+        scope: &Scope,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<(String, DocumentInfo, VersionMeta)>, StoreError> {
+        self.list_shared_documents_pg(scope, after, limit).await
     }
 
     async fn register_node(

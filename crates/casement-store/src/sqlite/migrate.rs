@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_resources.sql"),
     include_str!("../../migrations/sqlite/0002_executions.sql"),
     include_str!("../../migrations/sqlite/0003_nodes_commands.sql"),
+    include_str!("../../migrations/sqlite/0004_documents.sql"),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

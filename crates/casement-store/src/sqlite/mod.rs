@@ -9,6 +9,7 @@
 //! connection mutex rather than hopping to a blocking thread.
 
 mod commands;
+mod documents;
 mod executions;
 mod migrate;
 mod nodes;
@@ -19,9 +20,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    insert_bounded, Activation, Command, CommandInvocation, ExecutionStatus, FastMap, ManagedNode, NodeKey, Scope, Tag,
-    TaskExecution, TaskInvocation, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask,
-    WindowTaskId,
+    insert_bounded, Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, FastMap, ManagedNode, NodeKey, Scope, Tag,
+    TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId,
+    WindowTask, WindowTaskId,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
@@ -828,6 +829,80 @@ impl Store for SqliteStore {
 
     async fn delete_activation(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
         self.delete_activation_sync(scope, id)
+    }
+
+    async fn create_document(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        version: &DocumentVersion,
+        tags: &[Tag],
+    ) -> Result<(), StoreError> {
+        self.create_document_sync(scope, document, version, tags)
+    }
+
+    async fn get_document(&self, scope: &Scope, name: &str) -> Result<Option<DocumentInfo>, StoreError> {
+        self.get_document_sync(scope, name)
+    }
+
+    async fn get_document_version(
+        &self,
+        scope: &Scope,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<DocumentVersion>, StoreError> {
+        self.get_document_version_sync(scope, name, version)
+    }
+
+    async fn list_document_versions(
+        &self,
+        scope: &Scope,
+        name: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Vec<VersionMeta>, StoreError> {
+        self.list_document_versions_sync(scope, name, after, limit)
+    }
+
+    async fn add_document_version(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        version: &DocumentVersion,
+        expected_latest: u32,
+    ) -> Result<(), StoreError> {
+        self.add_document_version_sync(scope, document, version, expected_latest)
+    }
+
+    async fn update_document(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        expected_latest: u32,
+    ) -> Result<(), StoreError> {
+        self.update_document_sync(scope, document, expected_latest)
+    }
+
+    async fn delete_document(&self, scope: &Scope, name: &str, version: Option<u32>) -> Result<bool, StoreError> {
+        self.delete_document_sync(scope, name, version)
+    }
+
+    async fn list_documents(
+        &self,
+        scope: &Scope,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(DocumentInfo, VersionMeta)>, StoreError> {
+        self.list_documents_sync(scope, after, limit)
+    }
+
+    async fn list_shared_documents(
+        &self,
+        scope: &Scope,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<(String, DocumentInfo, VersionMeta)>, StoreError> {
+        self.list_shared_documents_sync(scope, after, limit)
     }
 
     async fn register_node(
