@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use casement_protocol::ApiError;
 
-use crate::{activations, commands, executions, nodes, schedule, tags, targets, tasks, windows, Api, Context};
+use crate::{activations, commands, documents, executions, nodes, schedule, tags, targets, tasks, windows, Api, Context};
 
 async fn call<Req, Res, Fut>(body: Value, handler: impl FnOnce(Req) -> Fut) -> Result<Vec<u8>, ApiError>
 where
@@ -89,4 +89,14 @@ operations! {
     "DeleteActivation" => activations::delete,
     "DescribeInstanceInformation" => nodes::describe,
     "DeregisterManagedInstance" => nodes::deregister,
+    "CreateDocument" => documents::create,
+    "GetDocument" => documents::get,
+    "DescribeDocument" => documents::describe,
+    "UpdateDocument" => documents::update,
+    "UpdateDocumentDefaultVersion" => documents::set_default,
+    "ListDocumentVersions" => documents::list_versions,
+    "ListDocuments" => documents::list,
+    "DeleteDocument" => documents::delete,
+    "DescribeDocumentPermission" => documents::describe_permission,
+    "ModifyDocumentPermission" => documents::modify_permission,
 }

@@ -9,6 +9,7 @@ pub mod activations;
 pub mod agent;
 pub mod commands;
 mod dispatch;
+pub mod documents;
 mod errors;
 pub mod executions;
 pub mod nodes;

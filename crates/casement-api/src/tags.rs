@@ -1,6 +1,6 @@
 //! AddTagsToResource, RemoveTagsFromResource, ListTagsForResource.
 //!
-//! Casement hosts maintenance windows (and, with managed nodes, `ManagedInstance`); the
+//! Casement hosts maintenance windows (and `ManagedInstance` and `Document`); the
 //! other taggable SSM resource types do not exist here, so SSM's own answer for them
 //! is given: `InvalidResourceType`.
 
@@ -25,6 +25,13 @@ async fn resolve(api: &Api, ctx: &Context, resource_type: &str, resource_id: &st
                 return Err(ApiError::InvalidResourceId);
             }
             match api.store.get_window(&ctx.scope, &id).await.map_err(internal)? {
+                Some(_) => Ok(()),
+                None => Err(ApiError::InvalidResourceId),
+            }
+        }
+        casement_model::document::DOCUMENT_RESOURCE_TYPE => {
+            // AWS's own documents are not the caller's to tag.
+            match api.store.get_document(&ctx.scope, resource_id).await.map_err(internal)? {
                 Some(_) => Ok(()),
                 None => Err(ApiError::InvalidResourceId),
             }

@@ -200,6 +200,32 @@ impl Document {
         Ok(())
     }
 
+    /// The stored record of a version made from this content.
+    pub fn meta(&self, version: u32, format: Format, hash: String, created_ms: i64) -> casement_model::VersionMeta {
+        casement_model::VersionMeta {
+            version,
+            version_name: None,
+            format: format.as_str().into(),
+            hash,
+            created_ms,
+            schema_version: self.schema_version.clone(),
+            description: self.description.clone(),
+            display_name: None,
+            target_type: None,
+            parameters: self
+                .parameters
+                .iter()
+                .map(|p| casement_model::DocumentParameter {
+                    name: p.name.clone(),
+                    ty: p.ty.as_str().into(),
+                    description: p.description.clone(),
+                    default_value: p.default_text(),
+                })
+                .collect(),
+            platform_types: self.platform_types().into_iter().map(str::to_owned).collect(),
+        }
+    }
+
     /// The plugins of a Command document (empty for a runbook).
     pub fn plugins(&self) -> &[Plugin] {
         match &self.body {

@@ -10,6 +10,7 @@
 //! Time comes from a [`clock::Clock`]; tests run whole windows in virtual time.
 
 pub mod clock;
+pub mod documents;
 pub mod events;
 
 pub mod orchestrator;

@@ -16,8 +16,13 @@ pub struct DocumentInfo {
     /// `Command` or `Automation`; fixed at creation.
     pub document_type: String,
     pub created_ms: i64,
+    /// The highest version that exists.
     pub latest_version: u32,
     pub default_version: u32,
+    /// The highest version number ever given out: numbers are not reused after a
+    /// version is deleted, so a command's DocumentVersion always names what it ran.
+    #[serde(default)]
+    pub issued_versions: u32,
     /// Accounts the document is shared with (`all` for every account).
     #[serde(default)]
     pub shared_with: Vec<String>,

@@ -60,6 +60,31 @@ pub enum ApiError {
     InvalidActivation(String),
     #[error("InvalidActivationId: {0}")]
     InvalidActivationId(String),
+    // --- documents ---
+    #[error("DocumentAlreadyExists: {0}")]
+    DocumentAlreadyExists(String),
+    #[error("MaxDocumentSizeExceeded: {0}")]
+    MaxDocumentSizeExceeded(String),
+    #[error("InvalidDocumentContent: {0}")]
+    InvalidDocumentContent(String),
+    #[error("DocumentLimitExceeded: {0}")]
+    DocumentLimitExceeded(String),
+    #[error("InvalidDocumentSchemaVersion: {0}")]
+    InvalidDocumentSchemaVersion(String),
+    #[error("DuplicateDocumentContent: {0}")]
+    DuplicateDocumentContent(String),
+    #[error("DuplicateDocumentVersionName: {0}")]
+    DuplicateDocumentVersionName(String),
+    #[error("InvalidDocumentVersion: {0}")]
+    InvalidDocumentVersion(String),
+    #[error("DocumentVersionLimitExceeded: {0}")]
+    DocumentVersionLimitExceeded(String),
+    #[error("InvalidDocumentOperation: {0}")]
+    InvalidDocumentOperation(String),
+    #[error("DocumentPermissionLimit: {0}")]
+    DocumentPermissionLimit(String),
+    #[error("TooManyUpdates: {0}")]
+    TooManyUpdates(String),
     /// The agent API's refusal of a node that may not do what it asked.
     #[error("AccessDeniedException: {0}")]
     AccessDenied(String),
@@ -105,6 +130,18 @@ impl ApiError {
             ApiError::InvalidInstanceInformationFilterValue(_) => "InvalidInstanceInformationFilterValue",
             ApiError::InvalidActivation(_) => "InvalidActivation",
             ApiError::InvalidActivationId(_) => "InvalidActivationId",
+            ApiError::DocumentAlreadyExists(_) => "DocumentAlreadyExists",
+            ApiError::MaxDocumentSizeExceeded(_) => "MaxDocumentSizeExceeded",
+            ApiError::InvalidDocumentContent(_) => "InvalidDocumentContent",
+            ApiError::DocumentLimitExceeded(_) => "DocumentLimitExceeded",
+            ApiError::InvalidDocumentSchemaVersion(_) => "InvalidDocumentSchemaVersion",
+            ApiError::DuplicateDocumentContent(_) => "DuplicateDocumentContent",
+            ApiError::DuplicateDocumentVersionName(_) => "DuplicateDocumentVersionName",
+            ApiError::InvalidDocumentVersion(_) => "InvalidDocumentVersion",
+            ApiError::DocumentVersionLimitExceeded(_) => "DocumentVersionLimitExceeded",
+            ApiError::InvalidDocumentOperation(_) => "InvalidDocumentOperation",
+            ApiError::DocumentPermissionLimit(_) => "DocumentPermissionLimit",
+            ApiError::TooManyUpdates(_) => "TooManyUpdates",
             ApiError::AccessDenied(_) => "AccessDeniedException",
             ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
             ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
@@ -150,6 +187,18 @@ impl ApiError {
             | ApiError::InvalidInstanceInformationFilterValue(m)
             | ApiError::InvalidActivation(m)
             | ApiError::InvalidActivationId(m)
+            | ApiError::DocumentAlreadyExists(m)
+            | ApiError::MaxDocumentSizeExceeded(m)
+            | ApiError::InvalidDocumentContent(m)
+            | ApiError::DocumentLimitExceeded(m)
+            | ApiError::InvalidDocumentSchemaVersion(m)
+            | ApiError::DuplicateDocumentContent(m)
+            | ApiError::DuplicateDocumentVersionName(m)
+            | ApiError::InvalidDocumentVersion(m)
+            | ApiError::DocumentVersionLimitExceeded(m)
+            | ApiError::InvalidDocumentOperation(m)
+            | ApiError::DocumentPermissionLimit(m)
+            | ApiError::TooManyUpdates(m)
             | ApiError::AccessDenied(m) => Some(m),
             ApiError::UnknownOperation(m) => m.as_deref(),
             ApiError::InvalidResourceId

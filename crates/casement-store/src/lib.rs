@@ -445,9 +445,19 @@ pub trait Store: Send + Sync + 'static {
         document: &DocumentInfo,
         expected_latest: u32,
     ) -> Result<(), StoreError>;
-    /// Delete one version, or (`None`) the document with every version and its tags.
-    /// Returns whether anything was deleted.
-    async fn delete_document(&self, scope: &Scope, name: &str, version: Option<u32>) -> Result<bool, StoreError>;
+    /// Delete a document with every version, its shares and its tags. Returns whether it
+    /// existed.
+    async fn delete_document(&self, scope: &Scope, name: &str) -> Result<bool, StoreError>;
+    /// Delete one version and replace the document record (its latest version may move),
+    /// under the same condition as [`Store::add_document_version`]. Returns whether the
+    /// version existed (nothing is written when it did not).
+    async fn delete_document_version(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        version: u32,
+        expected_latest: u32,
+    ) -> Result<bool, StoreError>;
     /// Documents ordered by name after `after`, each with its default version's record.
     async fn list_documents(
         &self,

@@ -728,6 +728,7 @@ fn doc_info(name: &str, latest: u32, default: u32) -> casement_model::DocumentIn
         created_ms: 1,
         latest_version: latest,
         default_version: default,
+        issued_versions: latest,
         shared_with: vec![],
         shared_version: None,
     }
@@ -771,14 +772,24 @@ pub async fn documents_version_and_list(s: &dyn Store) {
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].1.version, 2);
 
-    // Deleting one version leaves the rest; deleting the document takes all and its tags.
-    assert!(s.delete_document(&sc, "restart", Some(1)).await.unwrap());
+    // Deleting one version leaves the rest and rewrites the record; deleting the
+    // document takes all and its tags.
+    let mut after_delete = doc_info("restart", 2, 2);
+    after_delete.issued_versions = 3;
+    assert!(matches!(
+        s.delete_document_version(&sc, &after_delete, 1, 1).await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(s.delete_document_version(&sc, &after_delete, 1, 2).await.unwrap());
+    assert_eq!(s.get_document(&sc, "restart").await.unwrap().unwrap().issued_versions, 3);
+    assert!(!s.delete_document_version(&sc, &doc_info("restart", 2, 2), 1, 2).await.unwrap());
+    assert_eq!(s.get_document(&sc, "restart").await.unwrap().unwrap().issued_versions, 3, "a miss writes nothing");
     assert!(s.get_document_version(&sc, "restart", 1).await.unwrap().is_none());
-    assert!(s.delete_document(&sc, "restart", None).await.unwrap());
+    assert!(s.delete_document(&sc, "restart").await.unwrap());
     assert!(s.get_document(&sc, "restart").await.unwrap().is_none());
     assert!(s.get_document_version(&sc, "restart", 2).await.unwrap().is_none());
     assert!(s.list_tags(&sc, "Document", "restart").await.unwrap().is_empty());
-    assert!(!s.delete_document(&sc, "restart", None).await.unwrap());
+    assert!(!s.delete_document(&sc, "restart").await.unwrap());
     assert!(s.get_document(&other_scope(), "restart").await.unwrap().is_some());
 }
 
@@ -811,7 +822,7 @@ pub async fn documents_shared_with_accounts(s: &dyn Store) {
     assert!(s.list_shared_documents(&third, None, 10).await.unwrap().is_empty());
     d.shared_with = vec!["all".into()];
     s.update_document(&owner, &d, 1).await.unwrap();
-    s.delete_document(&owner, "shared", None).await.unwrap();
+    s.delete_document(&owner, "shared").await.unwrap();
     assert!(s.list_shared_documents(&third, None, 10).await.unwrap().is_empty());
 }
 

@@ -157,41 +157,49 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn delete_document_pg(
+    pub(super) async fn delete_document_pg(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
+        let mut client = self.client().await;
+        let tx = client.transaction().await?;
+        drop_tags(&tx, scope, DOCUMENT_RESOURCE_TYPE, name).await?;
+        tx.execute(
+            "DELETE FROM document_shares WHERE region = $1 AND owner = $2 AND name = $3",
+            &[&scope.region, &scope.account, &name],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM document_versions WHERE account = $1 AND region = $2 AND name = $3",
+            &[&scope.account, &scope.region, &name],
+        )
+        .await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM documents WHERE account = $1 AND region = $2 AND name = $3",
+                &[&scope.account, &scope.region, &name],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    pub(super) async fn delete_document_version_pg(
         &self,
         scope: &Scope,
-        name: &str,
-        version: Option<u32>,
+        d: &DocumentInfo,
+        version: u32,
+        expected_latest: u32,
     ) -> Result<bool, StoreError> {
         let mut client = self.client().await;
         let tx = client.transaction().await?;
-        let deleted = match version {
-            Some(v) => {
-                tx.execute(
-                    "DELETE FROM document_versions WHERE account = $1 AND region = $2 AND name = $3 AND version = $4",
-                    &[&scope.account, &scope.region, &name, &i64::from(v)],
-                )
-                .await?
-            }
-            None => {
-                drop_tags(&tx, scope, DOCUMENT_RESOURCE_TYPE, name).await?;
-                tx.execute(
-                    "DELETE FROM document_shares WHERE region = $1 AND owner = $2 AND name = $3",
-                    &[&scope.region, &scope.account, &name],
-                )
-                .await?;
-                tx.execute(
-                    "DELETE FROM document_versions WHERE account = $1 AND region = $2 AND name = $3",
-                    &[&scope.account, &scope.region, &name],
-                )
-                .await?;
-                tx.execute(
-                    "DELETE FROM documents WHERE account = $1 AND region = $2 AND name = $3",
-                    &[&scope.account, &scope.region, &name],
-                )
-                .await?
-            }
-        };
+        expect_latest(&tx, scope, &d.name, expected_latest).await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM document_versions WHERE account = $1 AND region = $2 AND name = $3 AND version = $4",
+                &[&scope.account, &scope.region, &d.name, &i64::from(version)],
+            )
+            .await?;
+        if deleted > 0 {
+            put_info(&tx, scope, d).await?;
+        }
         tx.commit().await?;
         Ok(deleted > 0)
     }

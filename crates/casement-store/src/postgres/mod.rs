@@ -871,8 +871,18 @@ impl Store for PgStore {
         self.update_document_pg(scope, document, expected_latest).await
     }
 
-    async fn delete_document(&self, scope: &Scope, name: &str, version: Option<u32>) -> Result<bool, StoreError> {
-        self.delete_document_pg(scope, name, version).await
+    async fn delete_document(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
+        self.delete_document_pg(scope, name).await
+    }
+
+    async fn delete_document_version(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        version: u32,
+        expected_latest: u32,
+    ) -> Result<bool, StoreError> {
+        self.delete_document_version_pg(scope, document, version, expected_latest).await
     }
 
     async fn list_documents(

@@ -138,30 +138,38 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn delete_document_sync(
+    pub(super) fn delete_document_sync(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            drop_tags(tx, scope, DOCUMENT_RESOURCE_TYPE, name)?;
+            tx.prepare_cached("DELETE FROM document_shares WHERE region = ?1 AND owner = ?2 AND name = ?3")?
+                .execute(params![scope.region, scope.account, name])?;
+            tx.prepare_cached("DELETE FROM document_versions WHERE account = ?1 AND region = ?2 AND name = ?3")?
+                .execute(params![scope.account, scope.region, name])?;
+            Ok(tx
+                .prepare_cached("DELETE FROM documents WHERE account = ?1 AND region = ?2 AND name = ?3")?
+                .execute(params![scope.account, scope.region, name])?
+                > 0)
+        })
+    }
+
+    pub(super) fn delete_document_version_sync(
         &self,
         scope: &Scope,
-        name: &str,
-        version: Option<u32>,
+        d: &DocumentInfo,
+        version: u32,
+        expected_latest: u32,
     ) -> Result<bool, StoreError> {
-        self.write(|tx| match version {
-            Some(v) => Ok(tx
+        self.write(|tx| {
+            expect_latest(tx, scope, &d.name, expected_latest)?;
+            let deleted = tx
                 .prepare_cached(
                     "DELETE FROM document_versions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
                 )?
-                .execute(params![scope.account, scope.region, name, v])?
-                > 0),
-            None => {
-                drop_tags(tx, scope, DOCUMENT_RESOURCE_TYPE, name)?;
-                tx.prepare_cached("DELETE FROM document_shares WHERE region = ?1 AND owner = ?2 AND name = ?3")?
-                    .execute(params![scope.region, scope.account, name])?;
-                tx.prepare_cached("DELETE FROM document_versions WHERE account = ?1 AND region = ?2 AND name = ?3")?
-                    .execute(params![scope.account, scope.region, name])?;
-                Ok(tx
-                    .prepare_cached("DELETE FROM documents WHERE account = ?1 AND region = ?2 AND name = ?3")?
-                    .execute(params![scope.account, scope.region, name])?
-                    > 0)
+                .execute(params![scope.account, scope.region, d.name, version])?;
+            if deleted > 0 {
+                put_info(tx, scope, d)?;
             }
+            Ok(deleted > 0)
         })
     }
 

@@ -883,8 +883,18 @@ impl Store for SqliteStore {
         self.update_document_sync(scope, document, expected_latest)
     }
 
-    async fn delete_document(&self, scope: &Scope, name: &str, version: Option<u32>) -> Result<bool, StoreError> {
-        self.delete_document_sync(scope, name, version)
+    async fn delete_document(&self, scope: &Scope, name: &str) -> Result<bool, StoreError> {
+        self.delete_document_sync(scope, name)
+    }
+
+    async fn delete_document_version(
+        &self,
+        scope: &Scope,
+        document: &DocumentInfo,
+        version: u32,
+        expected_latest: u32,
+    ) -> Result<bool, StoreError> {
+        self.delete_document_version_sync(scope, document, version, expected_latest)
     }
 
     async fn list_documents(
