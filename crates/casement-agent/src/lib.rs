@@ -2,13 +2,15 @@
 //!
 //! It registers once with a hybrid activation and keeps the identity it gets (instance
 //! ID and its own key) in its state directory; then it reports health, long-polls the
-//! server for messages, runs `AWS-RunShellScript` commands as child process groups, and
+//! server for messages, runs Command documents (their `aws:runShellScript` and
+//! `aws:runPowerShellScript` steps) as child process groups, and
 //! sends their status and output back. Replies are written to the state directory before
 //! they are sent and removed once the server took them, so a server restart or a network
 //! loss delays them but never loses them. The protocol is AWS's agent's
 //! (`casement-protocol::agent`, reference/agent-protocol.md).
 
 mod client;
+mod document;
 mod http;
 mod identity;
 mod poll;

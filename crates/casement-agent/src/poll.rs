@@ -4,7 +4,7 @@
 //! runs, and in `<state-dir>/done` once replied, so a redelivered message is not run
 //! twice and a run cut short by an agent restart is reported instead of forgotten.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,12 +19,12 @@ use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use crate::client::CallError;
+use crate::document;
 use crate::identity::{hostname, write_private};
 use crate::replies::Replies;
-use crate::shell::{self, Finished};
+use crate::shell;
 use crate::{AgentError, Client, Config, AGENT_NAME, AGENT_VERSION};
 
-const PLUGIN: &str = "aws:runShellScript";
 /// Client-side bound of one GetMessages (the server holds it at most 20 s).
 const POLL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -79,16 +79,8 @@ impl Runs {
                 continue;
             };
             shell::kill_group(rec.pgid);
-            let now = chrono::Utc::now();
-            let f = Finished {
-                status: "Failed",
-                code: -1,
-                stdout: String::new(),
-                stderr: "The agent restarted while this command was running; the command was stopped.".into(),
-                start: now,
-                end: now,
-            };
-            replies.push(&rec.message_id, &reply_payload(f.status, Some(&f)))?;
+            let trace = "The agent restarted while this command was running; the command was stopped.";
+            replies.push(&rec.message_id, &reply_payload("Failed", BTreeMap::new(), trace.into()))?;
             tracing::warn!(command = %command_id, "reported a command interrupted by an agent restart");
             self.finish(&command_id);
         }
@@ -96,41 +88,16 @@ impl Runs {
     }
 }
 
-fn reply_payload(status: &str, finished: Option<&Finished>) -> ReplyPayload {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut runtime = std::collections::BTreeMap::new();
-    let plugin = match finished {
-        Some(f) => PluginRuntimeStatus {
-            status: status.to_owned(),
-            code: f.code,
-            name: PLUGIN.into(),
-            output: format!(
-                "{}{}",
-                f.stdout,
-                if f.stderr.is_empty() { String::new() } else { format!("\n----------ERROR-------\n{}", f.stderr) }
-            ),
-            start_date_time: f.start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            end_date_time: f.end.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            standard_output: f.stdout.clone(),
-            standard_error: f.stderr.clone(),
-        },
-        None => PluginRuntimeStatus {
-            status: status.to_owned(),
-            name: PLUGIN.into(),
-            start_date_time: now.clone(),
-            ..Default::default()
-        },
-    };
-    runtime.insert(PLUGIN.to_owned(), plugin);
+fn reply_payload(status: &str, runtime_status: BTreeMap<String, PluginRuntimeStatus>, trace: String) -> ReplyPayload {
     ReplyPayload {
         additional_info: AdditionalInfo {
             agent: AgentInfo { name: AGENT_NAME.into(), ver: AGENT_VERSION.into(), os: std::env::consts::OS.into() },
-            date_time: now,
+            date_time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             run_id: String::new(),
         },
         document_status: status.to_owned(),
-        document_trace_output: String::new(),
-        runtime_status: runtime,
+        document_trace_output: trace,
+        runtime_status,
     }
 }
 
@@ -205,7 +172,7 @@ async fn handle(client: &Client, replies: &Arc<Replies>, runs: &Arc<Runs>, m: Me
             }
             None if !runs.known(&p.command_id) => {
                 // Cancelled before it ran here.
-                replies.push(&p.cancel_message_id, &reply_payload("Cancelled", None))?;
+                replies.push(&p.cancel_message_id, &reply_payload("Cancelled", BTreeMap::new(), String::new()))?;
                 runs.finish(&p.command_id);
             }
             None => {}
@@ -226,7 +193,7 @@ async fn handle(client: &Client, replies: &Arc<Replies>, runs: &Arc<Runs>, m: Me
         return Ok(());
     }
     runs.record(&p.command_id, &RunRecord { message_id: m.message_id.clone(), pgid: 0 })?;
-    replies.push(&m.message_id, &reply_payload("InProgress", None))?;
+    replies.push(&m.message_id, &reply_payload("InProgress", BTreeMap::new(), String::new()))?;
     ack(client, &m.message_id).await;
     let (tx, rx) = oneshot::channel();
     runs.active.lock().unwrap_or_else(|p| p.into_inner()).insert(p.command_id.clone(), tx);
@@ -235,8 +202,8 @@ async fn handle(client: &Client, replies: &Arc<Replies>, runs: &Arc<Runs>, m: Me
         let record = |pgid: i32| {
             let _ = runs.record(&p.command_id, &RunRecord { message_id: m.message_id.clone(), pgid });
         };
-        let f = shell::run(&p.parameters, record, rx).await;
-        if let Err(e) = replies.push(&m.message_id, &reply_payload(f.status, Some(&f))) {
+        let outcome = document::run(&p, record, rx).await;
+        if let Err(e) = replies.push(&m.message_id, &reply_payload(outcome.status, outcome.plugins, outcome.trace)) {
             tracing::error!(error = %e, "could not queue a reply");
         }
         runs.finish(&p.command_id);
@@ -253,7 +220,7 @@ async fn heartbeat(client: Client, endpoint: String, every: Duration) -> AgentEr
             agent_name: Some(AGENT_NAME.into()),
             agent_version: Some(AGENT_VERSION.into()),
             agent_status: Some("Active".into()),
-            platform_type: Some(platform_type().into()),
+            platform_type: Some(document::platform_type().into()),
             platform_name: Some(platform_name.clone()),
             platform_version: Some(platform_version.clone()),
             ip_address: local_ip(&endpoint),
@@ -267,14 +234,6 @@ async fn heartbeat(client: Client, endpoint: String, every: Duration) -> AgentEr
             Ok(_) => {}
         }
         tokio::time::sleep(every).await;
-    }
-}
-
-fn platform_type() -> &'static str {
-    match std::env::consts::OS {
-        "macos" => "MacOS",
-        "windows" => "Windows",
-        _ => "Linux",
     }
 }
 

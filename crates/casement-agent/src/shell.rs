@@ -1,7 +1,7 @@
-//! Running `AWS-RunShellScript`: the `commands` as one `sh` script in `workingDirectory`,
-//! as a process group of its own, so a timeout or a cancel kills everything it started.
+//! Running one script plugin (`aws:runShellScript`, `aws:runPowerShellScript`): its
+//! `runCommand` as one script in `workingDirectory`, as a process group of its own, so a
+//! timeout or a cancel kills everything it started.
 
-use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -11,7 +11,6 @@ use tokio::sync::oneshot;
 /// The agent keeps the first 24,000 characters of stdout and 8,000 of stderr, as AWS's.
 const MAX_STDOUT: usize = 24_000;
 const MAX_STDERR: usize = 8_000;
-const DEFAULT_TIMEOUT_SECS: u64 = 3600;
 /// Exit code reported for a command killed at its executionTimeout (as `timeout(1)`).
 pub const TIMED_OUT_CODE: i32 = 124;
 
@@ -56,22 +55,41 @@ async fn read_capped(mut r: impl tokio::io::AsyncRead + Unpin, max_chars: usize)
     }
 }
 
-/// Run the document; `started` receives the process group ID once it exists.
-pub async fn run(
-    parameters: &BTreeMap<String, Vec<String>>,
-    started: impl FnOnce(i32),
-    cancel: oneshot::Receiver<()>,
-) -> Finished {
+/// Which program runs a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interpreter {
+    Sh,
+    /// PowerShell 7 (`pwsh`), where the node has it.
+    Pwsh,
+}
+
+/// One script to run.
+pub struct Script<'a> {
+    pub interpreter: Interpreter,
+    pub text: &'a str,
+    pub working_directory: Option<&'a str>,
+    pub timeout_secs: u64,
+}
+
+/// Run a script; `started` receives the process group ID once it exists. A cancel that
+/// arrives (or arrived before) ends it Cancelled.
+pub async fn run(script: Script<'_>, started: impl FnOnce(i32), cancel: &mut oneshot::Receiver<()>) -> Finished {
     let start = chrono::Utc::now();
-    let script = parameters.get("commands").map(|c| c.join("\n")).unwrap_or_default();
-    let timeout = parameters
-        .get("executionTimeout")
-        .and_then(|v| v.first())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(DEFAULT_TIMEOUT_SECS);
-    let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c").arg(&script).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-    if let Some(dir) = parameters.get("workingDirectory").and_then(|v| v.first()).filter(|d| !d.is_empty()) {
+    let timeout = script.timeout_secs;
+    let mut cmd = match script.interpreter {
+        Interpreter::Sh => {
+            let mut c = tokio::process::Command::new("sh");
+            c.arg("-c").arg(script.text);
+            c
+        }
+        Interpreter::Pwsh => {
+            let mut c = tokio::process::Command::new("pwsh");
+            c.args(["-NoProfile", "-NonInteractive", "-Command"]).arg(script.text);
+            c
+        }
+    };
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    if let Some(dir) = script.working_directory.filter(|d| !d.is_empty()) {
         cmd.current_dir(dir);
     }
     let failed = |msg: String| Finished {

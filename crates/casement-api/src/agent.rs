@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use casement_documents::{builtin, params};
 use casement_engine::run_command::Reply;
-use casement_model::{insert_bounded, FastMap, ManagedNode, Scope};
+use casement_model::{insert_bounded, FastMap, ManagedNode, PluginResult, Scope};
 use casement_protocol::agent::{
     self, AcknowledgeMessageRequest, CancelCommandPayload, FailMessageRequest, GetMessagesRequest,
     RegisterManagedInstanceRequest, RegisterManagedInstanceResponse, ReplyPayload, SendCommandPayload,
@@ -90,14 +91,7 @@ impl NodeCache {
         if let Some(m) = self.payloads.lock().unwrap_or_else(|p| p.into_inner()).get(&cmd.command_id) {
             return Ok(m.clone());
         }
-        let p = SendCommandPayload {
-            command_id: cmd.command_id.clone(),
-            document_name: cmd.document_name.clone(),
-            parameters: cmd.parameters.clone(),
-            output_s3_bucket_name: cmd.output_s3_bucket_name.clone(),
-            output_s3_key_prefix: cmd.output_s3_key_prefix.clone(),
-        };
-        let message = Arc::new(message_parts(cmd, serde_json::to_string(&p))?);
+        let message = Arc::new(message_parts(cmd, serde_json::to_string(&command_payload(cmd)))?);
         let mut payloads = self.payloads.lock().unwrap_or_else(|p| p.into_inner());
         insert_bounded(&mut payloads, PAYLOAD_CACHE_MAX, cmd.command_id.clone(), message.clone());
         Ok(message)
@@ -290,6 +284,40 @@ async fn get_messages(api: &Api, ctx: &Context, node: &Node, req: GetMessagesReq
     })
 }
 
+/// What a node receives for a command, in the shape AWS's agent takes (one format for
+/// both agents): the document's content and its parameters typed. A command of an
+/// AWS-owned document carries that document's content, typed from the values given.
+pub fn command_payload(cmd: &casement_model::Command) -> SendCommandPayload {
+    let as_lists = || cmd.parameters.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+    let (document_content, parameters) = match &cmd.document {
+        Some(d) => (d.content.clone(), d.parameters.clone()),
+        None => match builtin::get(&cmd.document_name) {
+            Some(b) => (
+                b.document.value.clone(),
+                params::resolve(&b.document.parameters, &cmd.parameters)
+                    .map(|m| m.into_iter().collect())
+                    .unwrap_or_else(|_| as_lists()),
+            ),
+            None => (serde_json::Value::Null, as_lists()),
+        },
+    };
+    SendCommandPayload {
+        parameters,
+        document_content,
+        command_id: cmd.command_id.clone(),
+        document_name: cmd.document_name.clone(),
+        output_s3_key_prefix: cmd.output_s3_key_prefix.clone().unwrap_or_default(),
+        output_s3_bucket_name: cmd.output_s3_bucket_name.clone().unwrap_or_default(),
+        cloud_watch_log_group_name: String::new(),
+        cloud_watch_output_enabled: "false".into(),
+    }
+}
+
+/// An agent's RFC 3339 time as epoch milliseconds.
+fn agent_time(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
+}
+
 /// A serialized payload with its digest and the command's creation time.
 fn message_parts(
     cmd: &casement_model::Command,
@@ -335,12 +363,27 @@ async fn send_reply(api: &Api, node: &Node, req: SendReplyRequest) -> Result<Vec
     let (command, _) = own_message(node, &req.message_id)?;
     let payload: ReplyPayload = serde_json::from_str(&req.payload)
         .map_err(|e| ApiError::Validation(format!("The reply payload is not valid: {e}")))?;
-    let plugin = payload.runtime_status.values().next();
     let reply = Reply {
         status: payload.document_status.clone(),
-        response_code: plugin.map(|p| p.code),
-        stdout: plugin.map(|p| p.standard_output.clone()),
-        stderr: plugin.map(|p| p.standard_error.clone()),
+        response_code: None,
+        stdout: None,
+        // A reply without plugins (an agent that could not start the document) says why
+        // in its trace.
+        stderr: (payload.runtime_status.is_empty() && !payload.document_trace_output.is_empty())
+            .then(|| payload.document_trace_output.clone()),
+        plugins: payload
+            .runtime_status
+            .into_iter()
+            .map(|(id, p)| PluginResult {
+                name: id,
+                status: p.status,
+                response_code: p.code,
+                stdout: p.standard_output,
+                stderr: p.standard_error,
+                start_ms: agent_time(&p.start_date_time),
+                end_ms: agent_time(&p.end_date_time),
+            })
+            .collect(),
     };
     let found = api.run_command.reply(&node.scope, &node.instance_id, command, reply).await.map_err(internal)?;
     done(found, &req.message_id)

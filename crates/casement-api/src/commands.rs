@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use casement_engine::run_command::{SendCommand, SendError};
-use casement_model::command::{clip_chars, MAX_PLUGIN_OUTPUT_CHARS, SHELL_PLUGIN};
+use casement_model::command::{clip_chars, MAX_PLUGIN_OUTPUT_CHARS};
 use casement_model::{Command, CommandInvocation, Target};
 use casement_protocol::timefmt::epoch_seconds;
 use casement_protocol::ApiError;
@@ -149,6 +149,7 @@ pub async fn send(api: &Api, ctx: &Context, req: SendRequest) -> Result<SendResu
         targets,
         document_name: req.document_name,
         document_version: req.document_version,
+        document_hash: req.document_hash,
         comment: req.comment,
         parameters: req.parameters.unwrap_or_default(),
         timeout_seconds: req.timeout_seconds,
@@ -165,6 +166,7 @@ pub async fn send(api: &Api, ctx: &Context, req: SendRequest) -> Result<SendResu
     let command = api.run_command.send(&ctx.scope, send).await.map_err(|e| match e {
         SendError::InvalidInstanceId(m) => ApiError::InvalidInstanceId(m),
         SendError::InvalidDocument(m) => ApiError::InvalidDocument(m),
+        SendError::InvalidDocumentVersion(m) => ApiError::InvalidDocumentVersion(m),
         SendError::InvalidParameters(m) => ApiError::InvalidParameters(m),
         SendError::Store(e) => internal(e),
     })?;
@@ -327,7 +329,7 @@ pub struct ListInvocationsRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PluginDto {
-    pub name: &'static str,
+    pub name: String,
     pub status: &'static str,
     pub status_details: &'static str,
     pub response_code: i32,
@@ -369,33 +371,106 @@ pub struct InvocationDto {
     pub cloud_watch_output_config: Value,
 }
 
-/// The plugin's combined output, as AWS shows it in `CommandPlugins[].Output`.
-fn plugin_output(inv: &CommandInvocation) -> String {
-    let text = if inv.stderr.is_empty() {
-        inv.stdout.clone()
-    } else {
-        format!("{}\n----------ERROR-------\n{}", inv.stdout, inv.stderr)
-    };
+/// A plugin's combined output, as AWS shows it in `CommandPlugins[].Output`.
+fn plugin_output(stdout: &str, stderr: &str) -> String {
+    let text =
+        if stderr.is_empty() { stdout.to_owned() } else { format!("{stdout}\n----------ERROR-------\n{stderr}") };
     clip_chars(&text, MAX_PLUGIN_OUTPUT_CHARS).to_owned()
 }
 
+/// How one plugin of an invocation stands.
+struct PluginView {
+    name: String,
+    status: &'static str,
+    status_details: &'static str,
+    response_code: i32,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    stdout: String,
+    stderr: String,
+}
+
+/// A plugin's status word in `CommandPluginStatus` terms, with its StatusDetails. A
+/// plugin skipped by its precondition counts as a success (detail `Skipped`).
+fn plugin_status(word: &str) -> Option<(&'static str, &'static str)> {
+    Some(match word {
+        "Pending" => ("Pending", "Pending"),
+        "InProgress" => ("InProgress", "InProgress"),
+        "Success" => ("Success", "Success"),
+        "Skipped" => ("Success", "Skipped"),
+        "Failed" => ("Failed", "Failed"),
+        "TimedOut" => ("TimedOut", "ExecutionTimedOut"),
+        "Cancelled" => ("Cancelled", "Cancelled"),
+        _ => return None,
+    })
+}
+
+/// Every plugin of the command's document on this node, in run order. A one-plugin
+/// document shows the invocation itself (its output is that plugin's). Of several, each
+/// shows what the agent reported of it, or if nothing: Pending while the invocation runs,
+/// the invocation's end once it has ended.
+fn plugin_views(cmd: &Command, inv: &CommandInvocation) -> Vec<PluginView> {
+    let names = casement_engine::run_command::plugin_names(cmd);
+    let single = names.len() == 1;
+    names
+        .into_iter()
+        .map(|name| {
+            let reported = inv.plugins.iter().find(|p| p.name == name).filter(|_| !single);
+            match reported.and_then(|p| plugin_status(&p.status).map(|s| (p, s))) {
+                Some((p, (status, status_details))) => PluginView {
+                    name,
+                    status,
+                    status_details,
+                    response_code: p.response_code,
+                    start_ms: p.start_ms,
+                    end_ms: p.end_ms,
+                    stdout: p.stdout.clone(),
+                    stderr: p.stderr.clone(),
+                },
+                None if single || inv.state.is_final() => PluginView {
+                    name,
+                    status: inv.state.plugin_status(),
+                    status_details: inv.state.details(),
+                    response_code: inv.response_code,
+                    start_ms: inv.start_ms,
+                    end_ms: inv.end_ms,
+                    stdout: if single { inv.stdout.clone() } else { String::new() },
+                    stderr: if single { inv.stderr.clone() } else { String::new() },
+                },
+                None => PluginView {
+                    name,
+                    status: "Pending",
+                    status_details: "Pending",
+                    response_code: -1,
+                    start_ms: None,
+                    end_ms: None,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                },
+            }
+        })
+        .collect()
+}
+
 fn invocation_dto(cmd: &Command, inv: CommandInvocation, details: bool) -> InvocationDto {
-    let region = cmd.output_s3_region.clone().unwrap_or_default();
     let plugins = if details {
-        vec![PluginDto {
-            name: SHELL_PLUGIN,
-            status: inv.state.plugin_status(),
-            status_details: inv.state.details(),
-            response_code: inv.response_code,
-            response_start_date_time: inv.start_ms,
-            response_finish_date_time: inv.end_ms,
-            output: plugin_output(&inv),
-            standard_output_url: "",
-            standard_error_url: "",
-            output_s3_region: region,
-            output_s3_bucket_name: cmd.output_s3_bucket_name.clone().unwrap_or_default(),
-            output_s3_key_prefix: cmd.output_s3_key_prefix.clone().unwrap_or_default(),
-        }]
+        plugin_views(cmd, &inv)
+            .into_iter()
+            .map(|p| PluginDto {
+                output: plugin_output(&p.stdout, &p.stderr),
+                name: p.name,
+                status: p.status,
+                status_details: p.status_details,
+                response_code: p.response_code,
+                response_start_date_time: p.start_ms,
+                response_finish_date_time: p.end_ms,
+                standard_output_url: "",
+                standard_error_url: "",
+                output_s3_region: cmd.output_s3_region.clone().unwrap_or_default(),
+                output_s3_bucket_name: cmd.output_s3_bucket_name.clone().unwrap_or_default(),
+                output_s3_key_prefix: cmd.output_s3_key_prefix.clone().unwrap_or_default(),
+            })
+            .collect()
     } else {
         vec![]
     };
@@ -493,7 +568,7 @@ pub struct GetInvocationResult {
     pub comment: String,
     pub document_name: String,
     pub document_version: String,
-    pub plugin_name: &'static str,
+    pub plugin_name: String,
     pub response_code: i32,
     pub execution_start_date_time: String,
     pub execution_elapsed_time: String,
@@ -526,9 +601,6 @@ pub async fn get_invocation(
     ctx: &Context,
     req: GetInvocationRequest,
 ) -> Result<GetInvocationResult, ApiError> {
-    if req.plugin_name.as_deref().is_some_and(|p| p != SHELL_PLUGIN) {
-        return Err(ApiError::InvalidPluginName);
-    }
     let cmd = api.store.get_command(&ctx.scope, &req.command_id).await.map_err(internal)?;
     let Some(cmd) = cmd else { return Err(ApiError::InvalidCommandId) };
     let inv = api
@@ -537,22 +609,36 @@ pub async fn get_invocation(
         .await
         .map_err(internal)?
         .ok_or(ApiError::InvocationDoesNotExist)?;
+    // AWS: a document of one step may be asked for without naming it; of several, the
+    // step must be named.
+    let mut views = plugin_views(&cmd, &inv);
+    let single = views.len() == 1;
+    let view = match &req.plugin_name {
+        Some(name) => views.iter().position(|v| &v.name == name).map(|i| views.swap_remove(i)),
+        None if views.len() == 1 => views.pop(),
+        None => None,
+    };
+    let view = view.ok_or(ApiError::InvalidPluginName)?;
+    // One step's view, except that a one-step document's status is the invocation's,
+    // whose words (Delayed, Cancelling, DeliveryTimedOut…) are richer.
+    let (status, status_details) =
+        if single { (inv.state.status(), inv.state.details()) } else { (view.status, view.status_details) };
     Ok(GetInvocationResult {
         command_id: inv.command_id,
         instance_id: inv.instance_id,
         comment: cmd.comment.clone().unwrap_or_default(),
         document_name: cmd.document_name.clone(),
         document_version: cmd.document_version.clone().unwrap_or_else(|| "$DEFAULT".into()),
-        plugin_name: SHELL_PLUGIN,
-        response_code: inv.response_code,
-        execution_start_date_time: iso(inv.start_ms),
-        execution_elapsed_time: elapsed(inv.start_ms, inv.end_ms),
-        execution_end_date_time: iso(inv.end_ms),
-        status: inv.state.status(),
-        status_details: inv.state.details(),
-        standard_output_content: inv.stdout,
+        plugin_name: view.name,
+        response_code: view.response_code,
+        execution_start_date_time: iso(view.start_ms),
+        execution_elapsed_time: elapsed(view.start_ms, view.end_ms),
+        execution_end_date_time: iso(view.end_ms),
+        status,
+        status_details,
+        standard_output_content: view.stdout,
         standard_output_url: "",
-        standard_error_content: inv.stderr,
+        standard_error_content: view.stderr,
         standard_error_url: "",
         cloud_watch_output_config: cloud_watch_config(&cmd.cloud_watch_output_config),
     })

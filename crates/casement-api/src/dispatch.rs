@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use casement_protocol::ApiError;
 
-use crate::{activations, commands, documents, executions, nodes, schedule, tags, targets, tasks, windows, Api, Context};
+use crate::{
+    activations, commands, documents, executions, nodes, schedule, tags, targets, tasks, windows, Api, Context,
+};
 
 async fn call<Req, Res, Fut>(body: Value, handler: impl FnOnce(Req) -> Fut) -> Result<Vec<u8>, ApiError>
 where

@@ -7,7 +7,9 @@
 //! documents (those Casement can run) are listed with Owner `Amazon` and cannot be
 //! changed.
 
-use casement_documents::{builtin, content_hash, render, ContentError, Document, DocumentType, Format, MAX_CONTENT_BYTES};
+use casement_documents::{
+    builtin, content_hash, render, ContentError, Document, DocumentType, Format, MAX_CONTENT_BYTES,
+};
 use casement_engine::documents::{self as lookup, LookupError, Owner, Resolved};
 use casement_model::document::{DOCUMENT_RESOURCE_TYPE, SHARE_ALL};
 use casement_model::{DocumentInfo, DocumentVersion, Scope, Tag, VersionMeta};
@@ -110,7 +112,13 @@ pub struct Description {
     pub tags: Vec<Tag>,
 }
 
-fn description(owner: &str, info: &DocumentInfo, meta: &VersionMeta, tags: Vec<Tag>, status: &'static str) -> Description {
+fn description(
+    owner: &str,
+    info: &DocumentInfo,
+    meta: &VersionMeta,
+    tags: Vec<Tag>,
+    status: &'static str,
+) -> Description {
     Description {
         hash: meta.hash.clone(),
         hash_type: "Sha256",
@@ -263,7 +271,9 @@ pub async fn create(api: &Api, ctx: &Context, req: CreateRequest) -> Result<Desc
         }
         other => internal(other),
     })?;
-    Ok(DescriptionResult { document_description: description(&ctx.scope.account, &info, &version.meta, tags, "Creating") })
+    Ok(DescriptionResult {
+        document_description: description(&ctx.scope.account, &info, &version.meta, tags, "Creating"),
+    })
 }
 
 // ---- GetDocument ----
@@ -515,7 +525,9 @@ pub async fn list_versions(api: &Api, ctx: &Context, req: ListVersionsRequest) -
     let r = lookup::resolve(&*api.store, &ctx.scope, &req.name, None, None).await.map_err(lookup_error)?;
     let mut metas = match &r.owner {
         Owner::Amazon => vec![r.meta.clone()].into_iter().filter(|m| m.version > after).collect(),
-        Owner::Account(s) => api.store.list_document_versions(s, &r.info.name, after, size + 1).await.map_err(internal)?,
+        Owner::Account(s) => {
+            api.store.list_document_versions(s, &r.info.name, after, size + 1).await.map_err(internal)?
+        }
     };
     let next = (metas.len() > size).then(|| {
         metas.truncate(size);
@@ -775,7 +787,11 @@ async fn fetch_rows(
         let want = n - out.len();
         match source {
             Source::Amazon => {
-                for b in builtin::all().iter().filter(|b| from.as_ref().is_none_or(|(_, name)| b.name > name.as_str())).take(want) {
+                for b in builtin::all()
+                    .iter()
+                    .filter(|b| from.as_ref().is_none_or(|(_, name)| b.name > name.as_str()))
+                    .take(want)
+                {
                     let r = lookup::builtin_resolved(b);
                     out.push(Row { source, owner: "Amazon".into(), info: r.info, meta: r.meta });
                 }
@@ -786,7 +802,12 @@ async fn fetch_rows(
                     .list_documents(scope, from.as_ref().map(|(_, n)| n.as_str()), want)
                     .await
                     .map_err(internal)?;
-                out.extend(rows.into_iter().map(|(info, meta)| Row { source, owner: scope.account.clone(), info, meta }));
+                out.extend(rows.into_iter().map(|(info, meta)| Row {
+                    source,
+                    owner: scope.account.clone(),
+                    info,
+                    meta,
+                }));
             }
             Source::Shared => {
                 let rows = api.store.list_shared_documents(scope, from.as_ref(), want).await.map_err(internal)?;
@@ -849,7 +870,10 @@ pub async fn list(api: &Api, ctx: &Context, req: ListRequest) -> Result<ListResu
         },
     )
     .await?;
-    Ok(ListResult { document_identifiers: items, next_token: next.as_ref().map(|k| pagination::encode(&encode_key(k))) })
+    Ok(ListResult {
+        document_identifiers: items,
+        next_token: next.as_ref().map(|k| pagination::encode(&encode_key(k))),
+    })
 }
 
 // ---- DescribeDocumentPermission, ModifyDocumentPermission ----
@@ -928,7 +952,11 @@ pub async fn modify_permission(api: &Api, ctx: &Context, req: ModifyPermissionRe
     }
     if let Some(v) = req.shared_document_version {
         if let Ok(n) = v.parse::<u32>() {
-            api.store.get_document_version(&ctx.scope, &info.name, n).await.map_err(internal)?.ok_or_else(version_not_found)?;
+            api.store
+                .get_document_version(&ctx.scope, &info.name, n)
+                .await
+                .map_err(internal)?
+                .ok_or_else(version_not_found)?;
         }
         info.shared_version = Some(v);
     }

@@ -76,6 +76,13 @@ pub struct Plugin {
     /// The inputs as written, `{{ }}` references unresolved.
     pub inputs: Value,
     pub precondition: Option<Value>,
+    /// 2.2 `onFailure`: `exit` (skip the steps after a failed one) or `successAndExit`
+    /// (skip them, and count the document a success).
+    pub on_failure: Option<String>,
+    /// 2.2 `onSuccess: exit`: skip the steps after this one once it succeeds.
+    pub on_success: Option<String>,
+    /// 2.2 `finallyStep`: the last step runs even after an exit.
+    pub finally_step: bool,
 }
 
 const SCRIPT_INPUTS: &[&str] = &["id", "runCommand", "workingDirectory", "timeoutSeconds"];
@@ -138,19 +145,33 @@ pub(crate) fn plugins(top: &Map<String, Value>, schema_version: &str) -> Result<
             let props = match plugin.get("properties") {
                 Some(Value::Array(a)) => a.clone(),
                 Some(o @ Value::Object(_)) => vec![o.clone()],
-                _ => return Err(invalid(format!("Plugin {action_name} needs properties (an object or a list of objects)."))),
+                _ => {
+                    return Err(invalid(format!(
+                        "Plugin {action_name} needs properties (an object or a list of objects)."
+                    )))
+                }
             };
             for p in props {
                 let Value::Object(inputs) = &p else {
                     return Err(invalid(format!("Each property of plugin {action_name} must be an object.")));
                 };
                 check_inputs(&action, inputs, action_name)?;
-                out.push(Plugin { name: action_name.clone(), action: action.clone(), inputs: p, precondition: None });
+                out.push(Plugin {
+                    name: action_name.clone(),
+                    action: action.clone(),
+                    inputs: p,
+                    precondition: None,
+                    on_failure: None,
+                    on_success: None,
+                    finally_step: false,
+                });
             }
         }
     } else {
         let Some(Value::Array(steps)) = top.get("mainSteps") else {
-            return Err(invalid(format!("mainSteps is required by schema version {schema_version} and must be a list.")));
+            return Err(invalid(format!(
+                "mainSteps is required by schema version {schema_version} and must be a list."
+            )));
         };
         for (i, step) in steps.iter().enumerate() {
             let Value::Object(s) = step else {
@@ -179,13 +200,31 @@ pub(crate) fn plugins(top: &Map<String, Value>, schema_version: &str) -> Result<
             let precondition = s.get("precondition").cloned();
             if let Some(pre) = &precondition {
                 if schema_version != "2.2" {
-                    return Err(invalid(format!(
-                        "Step {name} has a precondition, which needs schema version 2.2."
-                    )));
+                    return Err(invalid(format!("Step {name} has a precondition, which needs schema version 2.2.")));
                 }
                 check_precondition(pre, &name)?;
             }
-            out.push(Plugin { name, action, inputs, precondition });
+            let text = |key: &str, allowed: &[&str]| -> Result<Option<String>, ContentError> {
+                match s.get(key) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(v)) if allowed.contains(&v.as_str()) => Ok(Some(v.clone())),
+                    Some(v) => Err(invalid(format!(
+                        "{key} of step {name} has value {v}; allowed values are {}.",
+                        allowed.join(", ")
+                    ))),
+                }
+            };
+            let on_failure = text("onFailure", &["exit", "successAndExit"])?;
+            let on_success = text("onSuccess", &["exit"])?;
+            let finally_step = match s.get("finallyStep") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(invalid(format!("finallyStep of step {name} must be true or false."))),
+            };
+            if finally_step && i + 1 != steps.len() {
+                return Err(invalid(format!("Step {name} is a finallyStep, which must be the last step.")));
+            }
+            out.push(Plugin { name, action, inputs, precondition, on_failure, on_success, finally_step });
         }
     }
     if out.is_empty() {

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 pub use command::{Plugin, PluginAction};
 pub use content::{content_hash, render};
-pub use params::{Parameter, ParameterType, ParameterError};
+pub use params::{Parameter, ParameterError, ParameterType};
 pub use runbook::{Runbook, Step};
 
 /// CreateDocument and UpdateDocument refuse content larger than this

@@ -137,9 +137,11 @@ pub(crate) fn declarations(
         }
         let allowed_values = match def.get("allowedValues") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a.iter().map(scalar_text).collect::<Option<Vec<_>>>().ok_or_else(|| {
-                invalid(format!("allowedValues of parameter {name} must be a list of strings."))
-            })?,
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(scalar_text)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid(format!("allowedValues of parameter {name} must be a list of strings.")))?,
             Some(_) => return Err(invalid(format!("allowedValues of parameter {name} must be a list of strings."))),
         };
         let allowed_pattern = match def.get("allowedPattern") {
@@ -194,7 +196,9 @@ fn typed_default(p: &Parameter, d: &Value) -> Result<Value, ContentError> {
     Ok(match p.ty {
         ParameterType::String => Value::String(scalar_text(d).ok_or_else(wrong)?),
         ParameterType::StringList => match d {
-            Value::Array(a) => Value::Array(a.iter().map(|x| scalar_text(x).map(Value::String)).collect::<Option<_>>().ok_or_else(wrong)?),
+            Value::Array(a) => Value::Array(
+                a.iter().map(|x| scalar_text(x).map(Value::String)).collect::<Option<_>>().ok_or_else(wrong)?,
+            ),
             other => Value::Array(vec![Value::String(scalar_text(other).ok_or_else(wrong)?)]),
         },
         ParameterType::Integer => match d {

@@ -111,8 +111,10 @@ fn flow_target(v: Option<&Value>, key: &str, step: &str, allow_continue: bool) -
         Some("Continue") if allow_continue => Ok(OnFailure::Continue),
         Some(s) => match s.strip_prefix("step:") {
             Some(t) if !t.is_empty() => Ok(OnFailure::Step(t.to_owned())),
-            _ => Err(invalid(format!("{key} of step {step} has value {s}, which is not Abort{}, or step:<name>.",
-                if allow_continue { ", Continue" } else { "" }))),
+            _ => Err(invalid(format!(
+                "{key} of step {step} has value {s}, which is not Abort{}, or step:<name>.",
+                if allow_continue { ", Continue" } else { "" }
+            ))),
         },
     }
 }
@@ -170,7 +172,9 @@ fn step(s: &Map<String, Value>, i: usize) -> Result<Step, ContentError> {
             .map(|o| {
                 let field = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_owned);
                 match (field("Name"), field("Selector")) {
-                    (Some(n), Some(sel)) => Ok(StepOutput { name: n, selector: sel, ty: field("Type").unwrap_or_else(|| "String".into()) }),
+                    (Some(n), Some(sel)) => {
+                        Ok(StepOutput { name: n, selector: sel, ty: field("Type").unwrap_or_else(|| "String".into()) })
+                    }
                     _ => Err(invalid(format!("Each output of step {name} needs a Name and a Selector."))),
                 }
             })
@@ -232,10 +236,7 @@ fn check_choice(c: &Value, step: &str) -> Result<(), ContentError> {
     let ops: Vec<&String> = o.keys().filter(|k| !matches!(k.as_str(), "Variable" | "NextStep")).collect();
     match ops.as_slice() {
         [op] if OPERATORS.contains(&op.as_str()) => Ok(()),
-        _ => Err(invalid(format!(
-            "A choice in step {step} needs exactly one operator of {}.",
-            OPERATORS.join(", ")
-        ))),
+        _ => Err(invalid(format!("A choice in step {step} needs exactly one operator of {}.", OPERATORS.join(", ")))),
     }
 }
 

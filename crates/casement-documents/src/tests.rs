@@ -174,15 +174,17 @@ fn a_runbook_is_read_with_its_flow() {
 
 #[test]
 fn runbook_errors_use_aws_wording() {
-    let one_or = RUNBOOK.replace("And:", "Or:").replace(
-        "            - Variable: \"{{ run.Output }}\"\n              Contains: ok\n",
-        "",
-    );
+    let one_or = RUNBOOK
+        .replace("And:", "Or:")
+        .replace("            - Variable: \"{{ run.Output }}\"\n              Contains: ok\n", "");
     assert_eq!(
         err(automation(&one_or)),
         "Expect at lease two expressions for operator: Or in step: choose. Provided: 1"
     );
-    let bad_input = RUNBOOK.replace("      DocumentName: AWS-RunShellScript\n", "      DocumentName: AWS-RunShellScript\n      runtimeEnvironment: x\n");
+    let bad_input = RUNBOOK.replace(
+        "      DocumentName: AWS-RunShellScript\n",
+        "      DocumentName: AWS-RunShellScript\n      runtimeEnvironment: x\n",
+    );
     assert!(err(automation(&bad_input)).starts_with("Unknown input names provided. Known=[ [DocumentName, "));
     let no_doc = RUNBOOK.replace("      DocumentName: AWS-RunShellScript\n", "");
     assert_eq!(

@@ -122,7 +122,8 @@ pub async fn resolve(
     let Some(owner) = owner else {
         let b = builtin::get(&name).ok_or(LookupError::NotFound)?;
         // AWS's documents here have one version and no version names.
-        let ok = version_name.is_none() && matches!(selector, Selector::Default | Selector::Latest | Selector::Number(1));
+        let ok =
+            version_name.is_none() && matches!(selector, Selector::Default | Selector::Latest | Selector::Number(1));
         if !ok {
             return Err(LookupError::VersionNotFound);
         }
@@ -159,7 +160,13 @@ pub async fn resolve(
     let format = Format::parse(&v.meta.format).unwrap_or(Format::Json);
     let document = Document::parse(&v.content, format, doc_type)
         .map_err(|e| StoreError::Corrupt(format!("stored document {name} version {number}: {e}")))?;
-    Ok(Resolved { owner: Owner::Account(owner), info, meta: v.meta, content: v.content.into(), document: Arc::new(document) })
+    Ok(Resolved {
+        owner: Owner::Account(owner),
+        info,
+        meta: v.meta,
+        content: v.content.into(),
+        document: Arc::new(document),
+    })
 }
 
 /// An AWS-owned document as a resolved version 1.

@@ -736,6 +736,7 @@ impl World {
                             response_code: Some(0),
                             stdout: Some(format!("ran on {node}")),
                             stderr: None,
+                            plugins: Vec::new(),
                         };
                         if inv.cancel_pending {
                             if let Some(h) = running.lock().unwrap().remove(&id) {

@@ -7,6 +7,7 @@
 //! counts of its invocations after every change ([`settle`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -167,6 +168,38 @@ pub struct Command {
     /// command after one reply costs the same whatever its size).
     #[serde(default)]
     pub counts: Counts,
+    /// The document version it runs, as it was when sent (a later update or delete of the
+    /// document does not change a command). `None`: the AWS-owned document
+    /// `document_name`, whose content the server knows, with `parameters` as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<Arc<CommandDocument>>,
+}
+
+/// What a node needs to run a customer's document: its content, the parameter values
+/// typed as the document declares them, and its plugins' names in run order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandDocument {
+    pub content: Value,
+    pub parameters: serde_json::Map<String, Value>,
+    pub plugins: Vec<String>,
+}
+
+/// One plugin's (step's) result on one node, as the agent reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginResult {
+    pub name: String,
+    /// `CommandPluginStatus` (Pending, InProgress, Success, Failed, TimedOut, Cancelled),
+    /// or Skipped (a precondition did not hold; shown as Success).
+    pub status: String,
+    pub response_code: i32,
+    #[serde(default)]
+    pub stdout: String,
+    #[serde(default)]
+    pub stderr: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<i64>,
 }
 
 impl Command {
@@ -208,6 +241,7 @@ impl Command {
             delivery_timed_out_count: 0,
             cancel_requested: false,
             counts: Counts::default(),
+            document: None,
         }
     }
 
@@ -235,6 +269,7 @@ impl Command {
             acked: false,
             cancel_pending: false,
             deadline_ms,
+            plugins: Vec::new(),
         }
     }
 }
@@ -271,6 +306,9 @@ pub struct CommandInvocation {
     /// When the invocation times out if still not final: the delivery deadline until the
     /// agent acknowledges, then the command's ExpiresAfter.
     pub deadline_ms: i64,
+    /// Each plugin's result, in the order the agent reported them (empty until it did).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginResult>,
 }
 
 impl CommandInvocation {

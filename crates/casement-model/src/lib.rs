@@ -17,7 +17,7 @@ pub mod target;
 pub mod task;
 pub mod window;
 
-pub use command::{Command, CommandInvocation, InvocationState};
+pub use command::{Command, CommandDocument, CommandInvocation, InvocationState, PluginResult};
 pub use document::{DocumentInfo, DocumentParameter, DocumentVersion, VersionMeta};
 pub use execution::{ExecutionStatus, ResolvedTarget, TaskExecution, TaskInvocation, WindowExecution};
 pub use ids::{WindowId, WindowTargetId, WindowTaskId};

@@ -100,16 +100,26 @@ pub struct Message {
     pub payload: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A command for a node, in the shape AWS's agent receives it (its
+/// `runcommand/contracts.SendCommandPayload`): the document's content and the parameter
+/// values typed as the document declares them. The agent substitutes the parameters
+/// itself, so `casement agent` and AWS's agent run the same message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SendCommandPayload {
+    pub parameters: serde_json::Map<String, serde_json::Value>,
+    pub document_content: serde_json::Value,
     pub command_id: String,
     pub document_name: String,
-    pub parameters: BTreeMap<String, Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_s3_bucket_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_s3_key_prefix: Option<String>,
+    #[serde(default)]
+    pub output_s3_key_prefix: String,
+    #[serde(default)]
+    pub output_s3_bucket_name: String,
+    #[serde(default)]
+    pub cloud_watch_log_group_name: String,
+    /// `"true"` or `"false"`, a string as AWS's agent expects it.
+    #[serde(default)]
+    pub cloud_watch_output_enabled: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution,
-    TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask,
-    WindowTaskId,
+    Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, ManagedNode, NodeKey,
+    Scope, Tag, TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget,
+    WindowTargetId, WindowTask, WindowTaskId,
 };
 
 pub use error::StoreError;

@@ -766,7 +766,10 @@ pub async fn documents_version_and_list(s: &dyn Store) {
     // Listings carry the default version's record.
     s.create_document(&sc, &doc_info("a-first", 1, 1), &doc_version(1, "a"), &[]).await.unwrap();
     let listed = s.list_documents(&sc, None, 10).await.unwrap();
-    assert_eq!(listed.iter().map(|(d, m)| (d.name.as_str(), m.version)).collect::<Vec<_>>(), [("a-first", 1), ("restart", 1)]);
+    assert_eq!(
+        listed.iter().map(|(d, m)| (d.name.as_str(), m.version)).collect::<Vec<_>>(),
+        [("a-first", 1), ("restart", 1)]
+    );
     s.update_document(&sc, &doc_info("restart", 2, 2), 2).await.unwrap();
     let page = s.list_documents(&sc, Some("a-first"), 10).await.unwrap();
     assert_eq!(page.len(), 1);
@@ -776,10 +779,7 @@ pub async fn documents_version_and_list(s: &dyn Store) {
     // document takes all and its tags.
     let mut after_delete = doc_info("restart", 2, 2);
     after_delete.issued_versions = 3;
-    assert!(matches!(
-        s.delete_document_version(&sc, &after_delete, 1, 1).await,
-        Err(StoreError::Conflict)
-    ));
+    assert!(matches!(s.delete_document_version(&sc, &after_delete, 1, 1).await, Err(StoreError::Conflict)));
     assert!(s.delete_document_version(&sc, &after_delete, 1, 2).await.unwrap());
     assert_eq!(s.get_document(&sc, "restart").await.unwrap().unwrap().issued_versions, 3);
     assert!(!s.delete_document_version(&sc, &doc_info("restart", 2, 2), 1, 2).await.unwrap());
@@ -807,7 +807,10 @@ pub async fn documents_shared_with_accounts(s: &dyn Store) {
     assert_eq!(seen.len(), 1);
     assert_eq!((seen[0].0.as_str(), seen[0].1.name.as_str()), (owner.account.as_str(), "shared"));
     assert!(s.list_shared_documents(&third, None, 10).await.unwrap().is_empty());
-    assert!(s.list_shared_documents(&owner, None, 10).await.unwrap().is_empty(), "the owner's own are not shared with it");
+    assert!(
+        s.list_shared_documents(&owner, None, 10).await.unwrap().is_empty(),
+        "the owner's own are not shared with it"
+    );
     // `all` reaches every account of the region, once each.
     d.shared_with = vec![reader.account.clone(), "all".into()];
     s.update_document(&owner, &d, 1).await.unwrap();

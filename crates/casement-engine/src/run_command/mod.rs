@@ -13,11 +13,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use casement_documents::{builtin, interpolate, params, Document, DocumentType};
 use casement_model::command::{
     clip_chars, CommandInvocation, InvocationState, DEFAULT_DELIVERY_TIMEOUT_SECS, DEFAULT_EXECUTION_TIMEOUT_SECS,
-    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_ERRORS, MAX_STDERR_CHARS, MAX_STDOUT_CHARS, RUN_SHELL_SCRIPT,
+    DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_ERRORS, MAX_STDERR_CHARS, MAX_STDOUT_CHARS,
 };
-use casement_model::{Command, Scope, Target};
+use casement_model::{Command, CommandDocument, PluginResult, Scope, Target};
 use casement_store::{CommandUpdate, InvocationFn, Store, StoreError, Which};
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -25,6 +26,7 @@ use tokio::sync::Notify;
 pub use mailboxes::{message_key, Delivery, Mailboxes, MessageKey};
 pub use runner::RunCommandRunner;
 
+use crate::documents::{self, LookupError, Owner};
 use crate::Clock;
 
 /// How long a fetched message stays hidden from the next poll while the agent has not
@@ -50,6 +52,7 @@ pub struct SendCommand {
     pub targets: Vec<Target>,
     pub document_name: String,
     pub document_version: Option<String>,
+    pub document_hash: Option<String>,
     pub comment: Option<String>,
     pub parameters: BTreeMap<String, Vec<String>>,
     pub timeout_seconds: Option<i64>,
@@ -71,6 +74,8 @@ pub enum SendError {
     #[error("{0}")]
     InvalidDocument(String),
     #[error("{0}")]
+    InvalidDocumentVersion(String),
+    #[error("{0}")]
     InvalidParameters(String),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -84,6 +89,8 @@ pub struct Reply {
     pub response_code: Option<i32>,
     pub stdout: Option<String>,
     pub stderr: Option<String>,
+    /// Each plugin's result the reply carries (a document of several steps reports each).
+    pub plugins: Vec<PluginResult>,
 }
 
 pub struct RunCommand {
@@ -139,26 +146,60 @@ impl RunCommand {
         Ok(update.is_some_and(|u| self.announce(u).1 > 0))
     }
 
-    /// SendCommand: resolve the nodes, record the command with one Pending invocation per
-    /// node, and release the first MaxConcurrency of them to their agents.
+    /// SendCommand: resolve the document and check the parameters against it, resolve the
+    /// nodes, record the command with one Pending invocation per node, and release the
+    /// first MaxConcurrency of them to their agents.
     pub async fn send(&self, scope: &Scope, req: SendCommand) -> Result<Command, SendError> {
-        if req.document_name != RUN_SHELL_SCRIPT {
-            return Err(SendError::InvalidDocument(format!(
-                "Document {} does not exist or is not supported here (this server runs {RUN_SHELL_SCRIPT}).",
-                req.document_name
-            )));
-        }
-        let execution_timeout = check_shell_parameters(&req.parameters)?;
         if let Some(id) = &req.command_id {
+            // A window's command is sent again after a restart: it is the one already sent,
+            // even if its document changed since.
             if let Some(existing) = self.store.get_command(scope, id).await? {
                 return Ok(existing);
             }
         }
+        let doc = documents::resolve(&*self.store, scope, &req.document_name, req.document_version.as_deref(), None)
+            .await
+            .map_err(|e| match e {
+                LookupError::NotFound => SendError::InvalidDocument(format!(
+                    "Document {} does not exist in your account, or is not one of the AWS documents this server runs ({}).",
+                    req.document_name,
+                    builtin::all().iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
+                )),
+                LookupError::VersionNotFound => SendError::InvalidDocumentVersion(format!(
+                    "Document {} has no version {}.",
+                    req.document_name,
+                    req.document_version.as_deref().unwrap_or("$DEFAULT")
+                )),
+                LookupError::Store(e) => SendError::Store(e),
+            })?;
+        if doc.document.doc_type != DocumentType::Command {
+            return Err(SendError::InvalidDocument(format!(
+                "Document {} is an {} document; SendCommand runs Command documents.",
+                doc.info.name,
+                doc.document.doc_type.as_str()
+            )));
+        }
+        if req.document_hash.as_ref().is_some_and(|h| !h.eq_ignore_ascii_case(&doc.meta.hash)) {
+            return Err(SendError::InvalidDocument(format!(
+                "DocumentHash does not match version {} of document {}.",
+                doc.meta.version, doc.info.name
+            )));
+        }
+        let typed = params::resolve(&doc.document.parameters, &req.parameters)
+            .map_err(|e| SendError::InvalidParameters(e.0))?;
+        let execution_timeout = execution_timeout(&doc.document, &typed);
         let nodes = self.resolve(scope, &req).await?;
         let now = self.now();
         let delivery = req.timeout_seconds.unwrap_or(DEFAULT_DELIVERY_TIMEOUT_SECS);
         let command_id = req.command_id.clone().unwrap_or_else(casement_model::ids::new_uuid);
-        let mut cmd = Command::new(command_id, req.document_name, now, now + (delivery + execution_timeout) * 1000);
+        let mut cmd = Command::new(command_id, doc.info.name.clone(), now, now + (delivery + execution_timeout) * 1000);
+        if doc.owner != Owner::Amazon {
+            cmd.document = Some(Arc::new(CommandDocument {
+                content: doc.document.value.clone(),
+                parameters: typed.into_iter().collect(),
+                plugins: doc.document.plugins().iter().map(|p| p.name.clone()).collect(),
+            }));
+        }
         cmd.document_version = req.document_version;
         cmd.comment = req.comment;
         cmd.parameters = req.parameters;
@@ -364,6 +405,9 @@ impl RunCommand {
                 if let Some(err) = &reply.stderr {
                     inv.stderr = clip_chars(err, MAX_STDERR_CHARS).to_owned();
                 }
+                if !reply.plugins.is_empty() {
+                    record_plugins(cmd, inv, &reply.plugins);
+                }
                 match reply.status.as_str() {
                     "Success" => inv.finish(InvocationState::Success, now),
                     "Failed" => inv.finish(InvocationState::Failed, now),
@@ -388,6 +432,7 @@ impl RunCommand {
             response_code: None,
             stdout: None,
             stderr: Some(format!("The agent could not run the command: {reason}")),
+            plugins: Vec::new(),
         };
         self.reply(scope, node, command_id, reply).await
     }
@@ -423,25 +468,62 @@ impl RunCommand {
     }
 }
 
-/// AWS-RunShellScript's parameters: `commands` (required), `workingDirectory`,
-/// `executionTimeout` (seconds, 1–172800). Returns the execution timeout.
-fn check_shell_parameters(p: &BTreeMap<String, Vec<String>>) -> Result<i64, SendError> {
-    let bad = |m: String| SendError::InvalidParameters(m);
-    for key in p.keys() {
-        if !matches!(key.as_str(), "commands" | "workingDirectory" | "executionTimeout") {
-            return Err(bad(format!("Parameter {key} is not defined in document {RUN_SHELL_SCRIPT}.")));
+/// Whether a plugin status is an end (`Skipped`: its precondition did not hold).
+fn plugin_finished(status: &str) -> bool {
+    matches!(status, "Success" | "Failed" | "TimedOut" | "Cancelled" | "Skipped")
+}
+
+/// Merge the plugins a reply reports into the invocation, and take the invocation's own
+/// ResponseCode and output from the last plugin, in run order, that ran to an end (what
+/// GetCommandInvocation shows of a one-step document).
+fn record_plugins(cmd: &Command, inv: &mut CommandInvocation, reported: &[PluginResult]) {
+    for p in reported {
+        let mut p = p.clone();
+        p.stdout = clip_chars(&p.stdout, MAX_STDOUT_CHARS).to_owned();
+        p.stderr = clip_chars(&p.stderr, MAX_STDERR_CHARS).to_owned();
+        match inv.plugins.iter_mut().find(|x| x.name == p.name) {
+            Some(x) => *x = p,
+            None => inv.plugins.push(p),
         }
     }
-    if p.get("commands").is_none_or(|c| c.is_empty()) {
-        return Err(bad("Parameter commands is required for document AWS-RunShellScript.".into()));
+    let ran = |p: &&PluginResult| plugin_finished(&p.status) && p.status != "Skipped";
+    let last = if inv.plugins.len() == 1 {
+        inv.plugins.first().filter(ran)
+    } else {
+        let order = plugin_names(cmd);
+        order.iter().rev().filter_map(|n| inv.plugins.iter().find(|p| &p.name == n)).find(ran)
+    };
+    if let Some(p) = last.cloned() {
+        inv.response_code = p.response_code;
+        inv.stdout = p.stdout;
+        inv.stderr = p.stderr;
     }
-    match p.get("executionTimeout").and_then(|v| v.first()) {
-        None => Ok(DEFAULT_EXECUTION_TIMEOUT_SECS),
-        Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if (1..=MAX_EXECUTION_TIMEOUT_SECS).contains(&n) => Ok(n),
-            _ => Err(bad(format!(
-                "Parameter executionTimeout has value {v}; it must be a whole number of seconds from 1 to {MAX_EXECUTION_TIMEOUT_SECS}."
-            ))),
-        },
+}
+
+/// How long a node may run the document: each plugin's `timeoutSeconds` (after its
+/// parameters are substituted), or AWS's default of an hour, added up.
+fn execution_timeout(doc: &Document, params: &BTreeMap<String, Value>) -> i64 {
+    let lookup = |name: &str| params.get(name).cloned();
+    doc.plugins()
+        .iter()
+        .map(|p| {
+            let t = p.inputs.get("timeoutSeconds").map(|v| interpolate::substitute(v, &lookup));
+            let secs = match t {
+                Some(Value::Number(n)) => n.as_i64(),
+                Some(Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            };
+            secs.filter(|s| *s > 0).unwrap_or(DEFAULT_EXECUTION_TIMEOUT_SECS).min(MAX_EXECUTION_TIMEOUT_SECS)
+        })
+        .sum()
+}
+
+/// The names of the plugins a command's document runs, in order.
+pub fn plugin_names(cmd: &Command) -> Vec<String> {
+    match &cmd.document {
+        Some(d) => d.plugins.clone(),
+        None => builtin::get(&cmd.document_name)
+            .map(|b| b.document.plugins().iter().map(|p| p.name.clone()).collect())
+            .unwrap_or_default(),
     }
 }

@@ -13,7 +13,14 @@ use crate::StoreError;
 async fn put_version(tx: &Transaction<'_>, scope: &Scope, name: &str, v: &DocumentVersion) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO document_versions (account, region, name, version, meta, content) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&scope.account, &scope.region, &name, &i64::from(v.meta.version), &serde_json::to_string(&v.meta)?, &v.content],
+        &[
+            &scope.account,
+            &scope.region,
+            &name,
+            &i64::from(v.meta.version),
+            &serde_json::to_string(&v.meta)?,
+            &v.content,
+        ],
     )
     .await?;
     Ok(())

@@ -11,9 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, ManagedNode, NodeKey, Scope,
-    Tag, TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId,
-    WindowTask, WindowTaskId,
+    Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, ManagedNode, NodeKey,
+    Scope, Tag, TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget,
+    WindowTargetId, WindowTask, WindowTaskId,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};

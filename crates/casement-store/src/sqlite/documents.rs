@@ -11,7 +11,14 @@ fn put_version(tx: &Transaction<'_>, scope: &Scope, name: &str, v: &DocumentVers
     tx.prepare_cached(
         "INSERT INTO document_versions (account, region, name, version, meta, content) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![scope.account, scope.region, name, v.meta.version, serde_json::to_string(&v.meta)?, v.content])?;
+    .execute(params![
+        scope.account,
+        scope.region,
+        name,
+        v.meta.version,
+        serde_json::to_string(&v.meta)?,
+        v.content
+    ])?;
     Ok(())
 }
 

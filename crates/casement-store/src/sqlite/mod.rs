@@ -20,9 +20,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    insert_bounded, Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, FastMap, ManagedNode, NodeKey, Scope, Tag,
-    TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId,
-    WindowTask, WindowTaskId,
+    insert_bounded, Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, FastMap,
+    ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId,
+    WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
