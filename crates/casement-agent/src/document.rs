@@ -110,7 +110,7 @@ async fn run_plugin(
     let text = script_text(inputs);
     let dir = inputs.get("workingDirectory").and_then(Value::as_str);
     let script = Script { interpreter, text: &text, working_directory: dir, timeout_secs: timeout_secs(inputs) };
-    shell::run(script, |pgid| started(pgid), cancel).await
+    shell::run(script, started, cancel).await
 }
 
 /// Run the document a command message carries. `started` is told each script's process

@@ -2,6 +2,7 @@
 //! process over HTTP.
 
 mod common;
+mod documents;
 mod engine_e2e;
 mod fake_aws;
 mod fuzz;
