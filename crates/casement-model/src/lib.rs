@@ -5,6 +5,7 @@
 //! targets, task invocation parameters, alarm configuration — are exactly AWS's and
 //! round-trip to clients member for member.
 
+pub mod automation;
 pub mod command;
 pub mod document;
 pub mod execution;
@@ -17,6 +18,7 @@ pub mod target;
 pub mod task;
 pub mod window;
 
+pub use automation::{AutomationExecution, AutomationSignal, StepExecution};
 pub use command::{Command, CommandDocument, CommandInvocation, InvocationState, PluginResult};
 pub use document::{DocumentInfo, DocumentParameter, DocumentVersion, VersionMeta};
 pub use execution::{ExecutionStatus, ResolvedTarget, TaskExecution, TaskInvocation, WindowExecution};

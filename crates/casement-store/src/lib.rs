@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, ManagedNode, NodeKey,
-    Scope, Tag, TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget,
-    WindowTargetId, WindowTask, WindowTaskId,
+    Activation, AutomationExecution, AutomationSignal, Command, CommandInvocation, DocumentInfo, DocumentVersion,
+    ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, VersionMeta, Window,
+    WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 
 pub use error::StoreError;
@@ -474,6 +474,56 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&(String, String)>,
         limit: usize,
     ) -> Result<Vec<(String, DocumentInfo, VersionMeta)>, StoreError>;
+
+    // ---- Automation ----
+
+    /// Record a new automation execution with its tags, driven by `owner` until
+    /// `lease_until_ms`. With a ClientToken, a repeat returns the first execution's ID.
+    async fn create_automation(
+        &self,
+        scope: &Scope,
+        execution: &AutomationExecution,
+        tags: &[Tag],
+        idempotency: Option<&Idempotency>,
+        owner: &str,
+        lease_until_ms: i64,
+    ) -> Result<String, StoreError>;
+    /// Write a driven execution with its events, and drop the signals it has consumed
+    /// (sequence numbers up to `consumed`), in one transaction, provided `owner` still
+    /// drives it (`Conflict` otherwise: another server took it over).
+    async fn put_automation(
+        &self,
+        scope: &Scope,
+        execution: &AutomationExecution,
+        owner: &str,
+        consumed: Option<i64>,
+        events: &[String],
+    ) -> Result<(), StoreError>;
+    async fn get_automation(&self, scope: &Scope, id: &str) -> Result<Option<AutomationExecution>, StoreError>;
+    /// Executions newest first (by creation, then ID), strictly after `after`.
+    async fn list_automations(
+        &self,
+        scope: &Scope,
+        after: Option<&ExecutionKey>,
+        limit: usize,
+    ) -> Result<Vec<AutomationExecution>, StoreError>;
+    /// Queue a signal for an execution's driver.
+    async fn add_automation_signal(&self, scope: &Scope, id: &str, signal: &AutomationSignal)
+        -> Result<(), StoreError>;
+    /// The signals waiting for an execution, oldest first, with their sequence numbers.
+    async fn automation_signals(&self, scope: &Scope, id: &str) -> Result<Vec<(i64, AutomationSignal)>, StoreError>;
+    /// Take over executions that are not final and whose driver's lease has run out (or,
+    /// on a backend one process owns, every one not driven by `owner`).
+    async fn adopt_automations(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<(Scope, AutomationExecution)>, StoreError>;
+    async fn renew_automation_leases(&self, owner: &str, lease_until_ms: i64) -> Result<(), StoreError>;
+    /// How many executions of the scope have started and not ended (the concurrency
+    /// limit counts these; Pending ones wait).
+    async fn running_automations(&self, scope: &Scope) -> Result<usize, StoreError>;
 
     // ---- Run Command ----
 

@@ -829,6 +829,93 @@ pub async fn documents_shared_with_accounts(s: &dyn Store) {
     assert!(s.list_shared_documents(&third, None, 10).await.unwrap().is_empty());
 }
 
+fn automation(id: &str, created_ms: i64) -> casement_model::AutomationExecution {
+    casement_model::AutomationExecution {
+        automation_execution_id: id.into(),
+        document_name: "runbook".into(),
+        document_version: "1".into(),
+        content: serde_json::json!({"schemaVersion": "0.3"}),
+        status: "Pending".into(),
+        mode: "Auto".into(),
+        parameters: Default::default(),
+        typed_parameters: Default::default(),
+        steps: vec![],
+        current: 0,
+        outputs: Default::default(),
+        created_ms,
+        start_ms: None,
+        end_ms: None,
+        failure_message: None,
+        executed_by: "me".into(),
+        parent_automation_execution_id: None,
+        target_parameter_name: None,
+        targets: vec![],
+        max_concurrency: None,
+        max_errors: None,
+        cancel_requested: false,
+        wake_ms: None,
+    }
+}
+
+pub async fn automations_are_driven_by_one_owner(s: &dyn Store) {
+    let sc = scope();
+    let idem = Idempotency { operation: "StartAutomationExecution", token: "tok".into(), fingerprint: "f1".into() };
+    let a = automation("a0000000-0000-0000-0000-000000000001", 10);
+    assert_eq!(s.create_automation(&sc, &a, &[], Some(&idem), "me", 100).await.unwrap(), a.automation_execution_id);
+    // A retry with the same token returns the first; other parameters are a mismatch.
+    let again = automation("a0000000-0000-0000-0000-000000000009", 11);
+    assert_eq!(s.create_automation(&sc, &again, &[], Some(&idem), "me", 100).await.unwrap(), a.automation_execution_id);
+    let other = Idempotency { fingerprint: "f2".into(), ..idem.clone() };
+    assert!(matches!(
+        s.create_automation(&sc, &again, &[], Some(&other), "me", 100).await,
+        Err(StoreError::IdempotencyMismatch)
+    ));
+    let b = automation("a0000000-0000-0000-0000-000000000002", 20);
+    s.create_automation(&sc, &b, &[Tag { key: "k".into(), value: "v".into() }], None, "me", 100).await.unwrap();
+    assert_eq!(s.list_tags(&sc, "Automation", &b.automation_execution_id).await.unwrap().len(), 1);
+    assert!(s.get_automation(&other_scope(), &b.automation_execution_id).await.unwrap().is_none());
+
+    // Newest first, paged by (created, id).
+    let all = s.list_automations(&sc, None, 10).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|e| e.automation_execution_id.as_str()).collect();
+    assert_eq!(ids, [b.automation_execution_id.as_str(), a.automation_execution_id.as_str()]);
+    let key = (b.created_ms, b.automation_execution_id.clone());
+    assert_eq!(s.list_automations(&sc, Some(&key), 10).await.unwrap().len(), 1);
+
+    // Only the driver writes; signals are consumed in the same write.
+    assert_eq!(s.running_automations(&sc).await.unwrap(), 0);
+    let mut running = b.clone();
+    running.status = "InProgress".into();
+    let signal = casement_model::AutomationSignal {
+        signal_type: "Resume".into(),
+        payload: Default::default(),
+        sender: "me".into(),
+    };
+    s.add_automation_signal(&sc, &b.automation_execution_id, &signal).await.unwrap();
+    s.add_automation_signal(&sc, &b.automation_execution_id, &signal).await.unwrap();
+    let signals = s.automation_signals(&sc, &b.automation_execution_id).await.unwrap();
+    assert_eq!(signals.len(), 2);
+    assert!(matches!(s.put_automation(&sc, &running, "you", None, &[]).await, Err(StoreError::Conflict)));
+    s.put_automation(&sc, &running, "me", Some(signals[0].0), &[]).await.unwrap();
+    assert_eq!(s.automation_signals(&sc, &b.automation_execution_id).await.unwrap().len(), 1);
+    assert_eq!(s.running_automations(&sc).await.unwrap(), 1);
+    assert_eq!(s.get_automation(&sc, &b.automation_execution_id).await.unwrap().unwrap().status, "InProgress");
+
+    // Another owner takes over once the lease has run out; the old owner's writes stop.
+    let adopted = s.adopt_automations("you", 1_000, 2_000).await.unwrap();
+    assert_eq!(adopted.len(), 2);
+    assert!(matches!(s.put_automation(&sc, &running, "me", None, &[]).await, Err(StoreError::Conflict)));
+    running.status = "Success".into();
+    running.end_ms = Some(5);
+    s.put_automation(&sc, &running, "you", None, &[]).await.unwrap();
+    assert_eq!(s.running_automations(&sc).await.unwrap(), 0);
+    s.renew_automation_leases("you", 3_000).await.unwrap();
+    // Finished ones are purged with the rest of the history.
+    s.purge_history(10).await.unwrap();
+    assert!(s.get_automation(&sc, &b.automation_execution_id).await.unwrap().is_none());
+    assert!(s.get_automation(&sc, &a.automation_execution_id).await.unwrap().is_some());
+}
+
 /// yielding `(store, guard)`, where the guard keeps any temporary resources alive.
 #[macro_export]
 macro_rules! store_test_suite {
@@ -840,7 +927,7 @@ macro_rules! store_test_suite {
             tagged_resources_match, writes_append_their_events, nodes_register_within_limits,
             commands_settle_and_queue_messages, concurrent_command_updates_settle_together,
             a_batch_update_of_a_whole_command_sees_the_updates_before_it, documents_version_and_list,
-            documents_shared_with_accounts);
+            documents_shared_with_accounts, automations_are_driven_by_one_owner);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

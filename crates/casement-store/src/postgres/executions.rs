@@ -374,6 +374,7 @@ impl PgStore {
         .await?;
         let n = tx.execute("DELETE FROM window_executions WHERE finished AND end_ms < $1", &[&before]).await?;
         tx.execute("DELETE FROM events WHERE created_ms < $1", &[&before]).await?;
+        tx.execute("DELETE FROM automation_executions WHERE finished AND end_ms < $1", &[&before]).await?;
         tx.execute(
             "DELETE FROM commands WHERE requested_ms < $1 AND NOT EXISTS (
                  SELECT 1 FROM command_invocations i WHERE i.account = commands.account

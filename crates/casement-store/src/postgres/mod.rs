@@ -11,9 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, ManagedNode, NodeKey,
-    Scope, Tag, TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId, WindowTarget,
-    WindowTargetId, WindowTask, WindowTaskId,
+    Activation, AutomationExecution, AutomationSignal, Command, CommandInvocation, DocumentInfo, DocumentVersion,
+    ExecutionStatus, ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, VersionMeta, Window,
+    WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, MutexGuard};
@@ -22,6 +22,7 @@ use tokio_postgres::{Client, NoTls, Transaction};
 
 use crate::child::Child;
 
+mod automation;
 mod documents;
 mod executions;
 mod nodes;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_executions.sql"),
     include_str!("../../migrations/postgres/0003_nodes_commands.sql"),
     include_str!("../../migrations/postgres/0004_documents.sql"),
+    include_str!("../../migrations/postgres/0005_automation.sql"),
 ];
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -813,6 +815,72 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Vec<Activation>, StoreError> {
         self.list_activations_pg(scope, after, limit).await
+    }
+
+    async fn create_automation(
+        &self,
+        scope: &Scope,
+        execution: &AutomationExecution,
+        tags: &[Tag],
+        idempotency: Option<&Idempotency>,
+        owner: &str,
+        lease_until_ms: i64,
+    ) -> Result<String, StoreError> {
+        self.create_automation_pg(scope, execution, tags, idempotency, owner, lease_until_ms).await
+    }
+
+    async fn put_automation(
+        &self,
+        scope: &Scope,
+        execution: &AutomationExecution,
+        owner: &str,
+        consumed: Option<i64>,
+        events: &[String],
+    ) -> Result<(), StoreError> {
+        self.put_automation_pg(scope, execution, owner, consumed, events).await
+    }
+
+    async fn get_automation(&self, scope: &Scope, id: &str) -> Result<Option<AutomationExecution>, StoreError> {
+        self.get_automation_pg(scope, id).await
+    }
+
+    async fn list_automations(
+        &self,
+        scope: &Scope,
+        after: Option<&ExecutionKey>,
+        limit: usize,
+    ) -> Result<Vec<AutomationExecution>, StoreError> {
+        self.list_automations_pg(scope, after, limit).await
+    }
+
+    async fn add_automation_signal(
+        &self,
+        scope: &Scope,
+        id: &str,
+        signal: &AutomationSignal,
+    ) -> Result<(), StoreError> {
+        self.add_automation_signal_pg(scope, id, signal).await
+    }
+
+    async fn automation_signals(&self, scope: &Scope, id: &str) -> Result<Vec<(i64, AutomationSignal)>, StoreError> {
+        self.automation_signals_pg(scope, id).await
+    }
+
+    async fn adopt_automations(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<(Scope, AutomationExecution)>, StoreError> {
+        self.adopt_automations_pg(owner, now_ms, lease_until_ms).await
+    }
+
+    async fn renew_automation_leases(&self, owner: &str, lease_until_ms: i64) -> Result<(), StoreError> {
+        self.renew_automation_leases_pg(owner, lease_until_ms).await
+    }
+
+    async fn running_automations(&self, scope: &Scope) -> Result<usize, StoreError> {
+        self.running_automations_pg(scope).await
     }
 
     async fn delete_activation(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {

@@ -368,6 +368,7 @@ impl SqliteStore {
             )?;
             let n = tx.execute("DELETE FROM window_executions WHERE finished = 1 AND end_ms < ?1", params![before])?;
             tx.execute("DELETE FROM events WHERE created_ms < ?1", params![before])?;
+            tx.execute("DELETE FROM automation_executions WHERE finished = 1 AND end_ms < ?1", params![before])?;
             // Run Command history: commands requested before the cutoff whose invocations
             // are all final, with their invocations.
             tx.execute(

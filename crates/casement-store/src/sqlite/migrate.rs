@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_executions.sql"),
     include_str!("../../migrations/sqlite/0003_nodes_commands.sql"),
     include_str!("../../migrations/sqlite/0004_documents.sql"),
+    include_str!("../../migrations/sqlite/0005_automation.sql"),
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@
 //! scans that finish in microseconds, so they run on the calling task under the
 //! connection mutex rather than hopping to a blocking thread.
 
+mod automation;
 mod commands;
 mod documents;
 mod executions;
@@ -20,9 +21,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use casement_model::{
-    insert_bounded, Activation, Command, CommandInvocation, DocumentInfo, DocumentVersion, ExecutionStatus, FastMap,
-    ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation, VersionMeta, Window, WindowExecution, WindowId,
-    WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
+    insert_bounded, Activation, AutomationExecution, AutomationSignal, Command, CommandInvocation, DocumentInfo,
+    DocumentVersion, ExecutionStatus, FastMap, ManagedNode, NodeKey, Scope, Tag, TaskExecution, TaskInvocation,
+    VersionMeta, Window, WindowExecution, WindowId, WindowTarget, WindowTargetId, WindowTask, WindowTaskId,
 };
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use serde::de::DeserializeOwned;
@@ -825,6 +826,72 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Activation>, StoreError> {
         self.list_activations_sync(scope, after, limit)
+    }
+
+    async fn create_automation(
+        &self,
+        scope: &Scope,
+        execution: &AutomationExecution,
+        tags: &[Tag],
+        idempotency: Option<&Idempotency>,
+        owner: &str,
+        lease_until_ms: i64,
+    ) -> Result<String, StoreError> {
+        self.create_automation_sync(scope, execution, tags, idempotency, owner, lease_until_ms)
+    }
+
+    async fn put_automation(
+        &self,
+        scope: &Scope,
+        execution: &AutomationExecution,
+        owner: &str,
+        consumed: Option<i64>,
+        events: &[String],
+    ) -> Result<(), StoreError> {
+        self.put_automation_sync(scope, execution, owner, consumed, events)
+    }
+
+    async fn get_automation(&self, scope: &Scope, id: &str) -> Result<Option<AutomationExecution>, StoreError> {
+        self.get_automation_sync(scope, id)
+    }
+
+    async fn list_automations(
+        &self,
+        scope: &Scope,
+        after: Option<&ExecutionKey>,
+        limit: usize,
+    ) -> Result<Vec<AutomationExecution>, StoreError> {
+        self.list_automations_sync(scope, after, limit)
+    }
+
+    async fn add_automation_signal(
+        &self,
+        scope: &Scope,
+        id: &str,
+        signal: &AutomationSignal,
+    ) -> Result<(), StoreError> {
+        self.add_automation_signal_sync(scope, id, signal)
+    }
+
+    async fn automation_signals(&self, scope: &Scope, id: &str) -> Result<Vec<(i64, AutomationSignal)>, StoreError> {
+        self.automation_signals_sync(scope, id)
+    }
+
+    async fn adopt_automations(
+        &self,
+        owner: &str,
+        _now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<(Scope, AutomationExecution)>, StoreError> {
+        self.adopt_automations_sync(owner, lease_until_ms)
+    }
+
+    async fn renew_automation_leases(&self, owner: &str, lease_until_ms: i64) -> Result<(), StoreError> {
+        self.renew_automation_leases_sync(owner, lease_until_ms)
+    }
+
+    async fn running_automations(&self, scope: &Scope) -> Result<usize, StoreError> {
+        self.running_automations_sync(scope)
     }
 
     async fn delete_activation(&self, scope: &Scope, id: &str) -> Result<bool, StoreError> {
