@@ -9,7 +9,8 @@ use serde_json::Value;
 use casement_protocol::ApiError;
 
 use crate::{
-    activations, commands, documents, executions, nodes, schedule, tags, targets, tasks, windows, Api, Context,
+    activations, automation, commands, documents, executions, nodes, schedule, tags, targets, tasks, windows, Api,
+    Context,
 };
 
 async fn call<Req, Res, Fut>(body: Value, handler: impl FnOnce(Req) -> Fut) -> Result<Vec<u8>, ApiError>
@@ -101,4 +102,10 @@ operations! {
     "DeleteDocument" => documents::delete,
     "DescribeDocumentPermission" => documents::describe_permission,
     "ModifyDocumentPermission" => documents::modify_permission,
+    "StartAutomationExecution" => automation::start,
+    "GetAutomationExecution" => automation::get,
+    "DescribeAutomationExecutions" => automation::describe,
+    "DescribeAutomationStepExecutions" => automation::describe_steps,
+    "StopAutomationExecution" => automation::stop,
+    "SendAutomationSignal" => automation::signal,
 }

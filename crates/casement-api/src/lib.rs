@@ -7,6 +7,7 @@
 
 pub mod activations;
 pub mod agent;
+pub mod automation;
 pub mod commands;
 mod dispatch;
 pub mod documents;
@@ -23,6 +24,7 @@ pub mod windows;
 
 use std::sync::Arc;
 
+use casement_engine::automation::Automations;
 use casement_engine::{RunCommand, Signals};
 use casement_model::Scope;
 use casement_store::Store;
@@ -56,6 +58,8 @@ pub struct Api {
     pub signals: Arc<Signals>,
     /// Run Command, shared with the engine's RUN_COMMAND runner.
     pub run_command: Arc<RunCommand>,
+    /// Automation, shared with the engine's AUTOMATION runner.
+    pub automations: Arc<Automations>,
     /// Nodes' keys and pings, for the agent operations.
     pub nodes: agent::NodeCache,
     /// Finished invocations' GetMaintenanceWindowExecutionTaskInvocation answers.
@@ -63,13 +67,20 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(store: Arc<dyn Store>, config: ApiConfig, signals: Arc<Signals>, run_command: Arc<RunCommand>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: ApiConfig,
+        signals: Arc<Signals>,
+        run_command: Arc<RunCommand>,
+        automations: Arc<Automations>,
+    ) -> Self {
         Self {
             store,
             config,
             schedules: Default::default(),
             signals,
             run_command,
+            automations,
             nodes: Default::default(),
             rendered_invocations: Default::default(),
         }
@@ -80,6 +91,8 @@ impl Api {
 #[derive(Debug, Clone)]
 pub struct Context {
     pub scope: Scope,
+    /// The access key the request was signed with (a node's key for agent calls).
+    pub principal: String,
     /// Milliseconds since the epoch when the request arrived; handlers never read the clock.
     pub now_ms: i64,
 }

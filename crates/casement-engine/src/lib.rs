@@ -9,6 +9,7 @@
 //!
 //! Time comes from a [`clock::Clock`]; tests run whole windows in virtual time.
 
+pub mod automation;
 pub mod clock;
 pub mod documents;
 pub mod events;

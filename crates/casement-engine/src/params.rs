@@ -84,9 +84,12 @@ pub enum Request {
         name: String,
     },
     Automation {
+        invocation_id: String,
         document_name: String,
         document_version: Option<String>,
         parameters: BTreeMap<String, Vec<String>>,
+        /// The task's service role: the automation runs (and shows as ExecutedBy) as it.
+        service_role_arn: Option<String>,
     },
     RunCommand {
         invocation_id: String,
@@ -135,9 +138,11 @@ impl Request {
             TaskType::Automation => {
                 let a = tip.automation.unwrap_or_default();
                 Request::Automation {
+                    invocation_id: p.invocation_id.to_owned(),
                     document_name: task.task_arn.clone(),
                     document_version: a.document_version,
                     parameters: sub_map(a.parameters),
+                    service_role_arn: task.service_role_arn.clone(),
                 }
             }
             TaskType::RunCommand => {
@@ -184,7 +189,7 @@ impl Request {
                     m.insert("input", i.clone().into());
                 }
             }
-            Request::Automation { document_name, document_version, parameters } => {
+            Request::Automation { document_name, document_version, parameters, .. } => {
                 m.insert("documentName", document_name.clone().into());
                 if let Some(v) = document_version {
                     m.insert("documentVersion", v.clone().into());

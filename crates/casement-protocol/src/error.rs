@@ -85,6 +85,27 @@ pub enum ApiError {
     DocumentPermissionLimit(String),
     #[error("TooManyUpdates: {0}")]
     TooManyUpdates(String),
+    // --- automation ---
+    #[error("AutomationDefinitionNotFoundException: {0}")]
+    AutomationDefinitionNotFound(String),
+    #[error("AutomationDefinitionVersionNotFoundException: {0}")]
+    AutomationDefinitionVersionNotFound(String),
+    #[error("InvalidAutomationExecutionParametersException: {0}")]
+    InvalidAutomationExecutionParameters(String),
+    #[error("AutomationExecutionLimitExceededException: {0}")]
+    AutomationExecutionLimitExceeded(String),
+    #[error("InvalidTarget: {0}")]
+    InvalidTarget(String),
+    #[error("AutomationExecutionNotFoundException: {0}")]
+    AutomationExecutionNotFound(String),
+    #[error("InvalidAutomationStatusUpdateException: {0}")]
+    InvalidAutomationStatusUpdate(String),
+    #[error("InvalidAutomationSignalException: {0}")]
+    InvalidAutomationSignal(String),
+    #[error("AutomationStepNotFoundException: {0}")]
+    AutomationStepNotFound(String),
+    #[error("InvalidFilterValue: {0}")]
+    InvalidFilterValue(String),
     /// The agent API's refusal of a node that may not do what it asked.
     #[error("AccessDeniedException: {0}")]
     AccessDenied(String),
@@ -142,6 +163,16 @@ impl ApiError {
             ApiError::InvalidDocumentOperation(_) => "InvalidDocumentOperation",
             ApiError::DocumentPermissionLimit(_) => "DocumentPermissionLimit",
             ApiError::TooManyUpdates(_) => "TooManyUpdates",
+            ApiError::AutomationDefinitionNotFound(_) => "AutomationDefinitionNotFoundException",
+            ApiError::AutomationDefinitionVersionNotFound(_) => "AutomationDefinitionVersionNotFoundException",
+            ApiError::InvalidAutomationExecutionParameters(_) => "InvalidAutomationExecutionParametersException",
+            ApiError::AutomationExecutionLimitExceeded(_) => "AutomationExecutionLimitExceededException",
+            ApiError::InvalidTarget(_) => "InvalidTarget",
+            ApiError::AutomationExecutionNotFound(_) => "AutomationExecutionNotFoundException",
+            ApiError::InvalidAutomationStatusUpdate(_) => "InvalidAutomationStatusUpdateException",
+            ApiError::InvalidAutomationSignal(_) => "InvalidAutomationSignalException",
+            ApiError::AutomationStepNotFound(_) => "AutomationStepNotFoundException",
+            ApiError::InvalidFilterValue(_) => "InvalidFilterValue",
             ApiError::AccessDenied(_) => "AccessDeniedException",
             ApiError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
             ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
@@ -199,6 +230,16 @@ impl ApiError {
             | ApiError::InvalidDocumentOperation(m)
             | ApiError::DocumentPermissionLimit(m)
             | ApiError::TooManyUpdates(m)
+            | ApiError::AutomationDefinitionNotFound(m)
+            | ApiError::AutomationDefinitionVersionNotFound(m)
+            | ApiError::InvalidAutomationExecutionParameters(m)
+            | ApiError::AutomationExecutionLimitExceeded(m)
+            | ApiError::InvalidTarget(m)
+            | ApiError::AutomationExecutionNotFound(m)
+            | ApiError::InvalidAutomationStatusUpdate(m)
+            | ApiError::InvalidAutomationSignal(m)
+            | ApiError::AutomationStepNotFound(m)
+            | ApiError::InvalidFilterValue(m)
             | ApiError::AccessDenied(m) => Some(m),
             ApiError::UnknownOperation(m) => m.as_deref(),
             ApiError::InvalidResourceId

@@ -73,6 +73,8 @@ pub enum AuthMode {
 pub struct Caller {
     pub account_id: String,
     pub region: String,
+    /// The access key that signed: who the caller is, for approvals.
+    pub access_key_id: String,
 }
 
 /// The parsed `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
@@ -329,6 +331,7 @@ impl<C: CredentialStore> Verifier<C> {
             return Ok(Caller {
                 account_id: known.map(|c| c.account_id.clone()).unwrap_or_else(|| self.default_account.clone()),
                 region: auth.region.to_owned(),
+                access_key_id: auth.access_key_id.to_owned(),
             });
         }
         let Some(cred) = known else {
@@ -360,7 +363,11 @@ impl<C: CredentialStore> Verifier<C> {
         let mut given = [0u8; 32];
         let decoded = auth.signature.len() == 64 && hex::decode_to_slice(auth.signature, &mut given).is_ok();
         if decoded && bool::from(expected.as_slice().ct_eq(given.as_slice())) {
-            Ok(Caller { account_id: cred.account_id.clone(), region: auth.region.to_owned() })
+            Ok(Caller {
+                account_id: cred.account_id.clone(),
+                region: auth.region.to_owned(),
+                access_key_id: auth.access_key_id.to_owned(),
+            })
         } else {
             Err(ApiError::InvalidSignature(
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),

@@ -146,6 +146,10 @@ pub struct ServeArgs {
     /// Do not run windows: serve the API only.
     #[arg(long, env = "CASEMENT_NO_ENGINE")]
     pub no_engine: bool,
+    /// Most automation executions running at once per account and Region (AWS: 100);
+    /// the rest wait, Pending, until one ends.
+    #[arg(long, env = "CASEMENT_AUTOMATION_CONCURRENCY", default_value_t = 100)]
+    pub automation_concurrency: u32,
     /// A managed node not heard from for this many seconds shows PingStatus
     /// ConnectionLost (agents poll every 20 s and report health every minute).
     #[arg(long, env = "CASEMENT_CONNECTION_LOST_SECONDS", default_value_t = 120)]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use casement_api::{Api, ApiConfig, Context};
+use casement_engine::automation::{AutomationConfig, AutomationRunner, Automations};
 use casement_engine::outbox::{EventBridgeSink, FileSink, Sink, WebhookSink};
 use casement_engine::runner::{AwsClients, LambdaRunner, StepFunctionsRunner};
 use casement_engine::{Engine, EngineConfig, RunCommand, RunCommandRunner, Runners, Signals, SystemClock};
@@ -72,8 +73,21 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     let reread = std::time::Duration::from_secs(if shared_store { 1 } else { 20 });
     let run_command = RunCommand::new(store.clone(), Arc::new(SystemClock), reread);
     run_command.start();
+    // Automations started through the API run with or without the window engine.
+    let automations = Automations::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        run_command.clone(),
+        AutomationConfig {
+            concurrency: args.automation_concurrency.max(1) as usize,
+            lease_ms: i64::from(args.execution_lease_seconds.max(1)) * 1_000,
+            reread,
+            ..AutomationConfig::default()
+        },
+    );
+    automations.run_housekeeping();
     if !args.no_engine {
-        start_engine(args, store.clone(), signals.clone(), run_command.clone()).await?;
+        start_engine(args, store.clone(), signals.clone(), run_command.clone(), automations.clone()).await?;
     }
     let config = ApiConfig {
         aws_quotas: args.aws_quotas,
@@ -81,7 +95,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         max_poll: std::time::Duration::from_secs(u64::from(args.agent_poll_seconds.max(1))),
     };
     Ok(Arc::new(AppState {
-        api: Api::new(store, config, signals, run_command),
+        api: Api::new(store, config, signals, run_command, automations),
         verifier: Verifier::new(credentials, mode, args.account_id.clone()),
         metrics: Metrics::new(),
     }))
@@ -93,10 +107,12 @@ async fn start_engine(
     store: Arc<dyn Store>,
     signals: Arc<Signals>,
     run_command: Arc<RunCommand>,
+    automations: Arc<Automations>,
 ) -> anyhow::Result<()> {
     let aws = AwsClients::load().await;
     let runners = Runners::default()
         .with(TaskType::RunCommand, Arc::new(RunCommandRunner::new(run_command)))
+        .with(TaskType::Automation, Arc::new(AutomationRunner::new(automations)))
         .with(TaskType::Lambda, Arc::new(LambdaRunner::new(aws.clone(), args.lambda_endpoint.clone())))
         .with(
             TaskType::StepFunctions,
@@ -286,7 +302,11 @@ where
     }
     let json = awsjson::parse_body(&body)?;
     validate::model().validate_input(op, &json)?;
-    let ctx = Context { scope: Scope::new(caller.account_id, caller.region), now_ms: now.timestamp_millis() };
+    let ctx = Context {
+        scope: Scope::new(caller.account_id, caller.region),
+        principal: caller.access_key_id,
+        now_ms: now.timestamp_millis(),
+    };
     casement_api::dispatch(&state.api, &ctx, op, json).await
 }
 
@@ -332,7 +352,11 @@ async fn agent_call(
         &auth,
         &node.credential,
     )?;
-    let ctx = Context { scope: node.node.scope.clone(), now_ms: now.timestamp_millis() };
+    let ctx = Context {
+        scope: node.node.scope.clone(),
+        principal: node.node.instance_id.clone(),
+        now_ms: now.timestamp_millis(),
+    };
     casement_api::agent::dispatch(api, &ctx, &node.node, op, body).await
 }
 
