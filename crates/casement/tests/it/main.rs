@@ -1,6 +1,7 @@
 //! One integration binary (Garage style): every test drives a real `casement serve`
 //! process over HTTP.
 
+mod automation;
 mod common;
 mod documents;
 mod engine_e2e;
