@@ -261,3 +261,49 @@ outputs: [child.ExecutionId]
     assert c["Parameters"] == {"Wait": ["PT0S"]}
     kids = ssm.describe_automation_executions(Filters=[{"Key": "ParentExecutionId", "Values": [parent]}])
     assert [k["AutomationExecutionId"] for k in kids["AutomationExecutionMetadataList"]] == [child]
+
+
+def test_executions_beyond_the_concurrency_limit_wait_pending():
+    from conftest import Server
+    s = Server("--automation-concurrency", "1")
+    try:
+        ssm = s.client()
+        create(ssm, "hold-on", "schemaVersion: '0.3'\nmainSteps:\n  - {name: hold, action: aws:pause, inputs: {}}\n")
+        first = ssm.start_automation_execution(DocumentName="hold-on")["AutomationExecutionId"]
+        wait_status(ssm, first, {"Waiting"})
+        second = ssm.start_automation_execution(DocumentName="hold-on")["AutomationExecutionId"]
+        time.sleep(1.5)
+        assert ssm.get_automation_execution(AutomationExecutionId=second)["AutomationExecution"][
+            "AutomationExecutionStatus"] == "Pending"
+        ssm.send_automation_signal(AutomationExecutionId=first, SignalType="Resume")
+        wait_status(ssm, first, {"Success"})
+        wait_status(ssm, second, {"Waiting"})
+        ssm.stop_automation_execution(AutomationExecutionId=second)
+        wait_status(ssm, second, {"Cancelled"})
+    finally:
+        s.stop()
+
+
+def test_a_step_past_its_timeout_times_out(ssm):
+    create(ssm, "impatient", """
+schemaVersion: '0.3'
+mainSteps:
+  - {name: hold, action: aws:pause, timeoutSeconds: 1, inputs: {}}
+  - {name: never, action: aws:sleep, inputs: {Duration: PT0S}}
+""")
+    id = ssm.start_automation_execution(DocumentName="impatient")["AutomationExecutionId"]
+    e = wait_status(ssm, id, {"Success", "Failed", "TimedOut"})
+    assert e["AutomationExecutionStatus"] == "TimedOut", e
+    s = steps(e)
+    assert s["hold"]["StepStatus"] == "TimedOut" and s["never"]["StepStatus"] == "Pending"
+    assert (s["hold"]["ExecutionEndTime"] - s["hold"]["ExecutionStartTime"]).total_seconds() >= 1
+
+
+def test_executions_carry_tags(ssm):
+    create(ssm, "tagged-book", "schemaVersion: '0.3'\nmainSteps:\n  - {name: s, action: aws:sleep, inputs: {Duration: PT0S}}\n")
+    id = ssm.start_automation_execution(DocumentName="tagged-book", Tags=[{"Key": "team", "Value": "ops"}])[
+        "AutomationExecutionId"]
+    assert ssm.list_tags_for_resource(ResourceType="Automation", ResourceId=id)["TagList"] == \
+        [{"Key": "team", "Value": "ops"}]
+    found = ssm.describe_automation_executions(Filters=[{"Key": "TagKey", "Values": ["team"]}])
+    assert [m["AutomationExecutionId"] for m in found["AutomationExecutionMetadataList"]] == [id]

@@ -1,6 +1,6 @@
 //! AddTagsToResource, RemoveTagsFromResource, ListTagsForResource.
 //!
-//! Casement hosts maintenance windows (and `ManagedInstance` and `Document`); the
+//! Casement hosts maintenance windows (and `ManagedInstance`, `Document`, `Automation`); the
 //! other taggable SSM resource types do not exist here, so SSM's own answer for them
 //! is given: `InvalidResourceType`.
 
@@ -32,6 +32,12 @@ async fn resolve(api: &Api, ctx: &Context, resource_type: &str, resource_id: &st
         casement_model::document::DOCUMENT_RESOURCE_TYPE => {
             // AWS's own documents are not the caller's to tag.
             match api.store.get_document(&ctx.scope, resource_id).await.map_err(internal)? {
+                Some(_) => Ok(()),
+                None => Err(ApiError::InvalidResourceId),
+            }
+        }
+        casement_model::automation::AUTOMATION_RESOURCE_TYPE => {
+            match api.store.get_automation(&ctx.scope, resource_id).await.map_err(internal)? {
                 Some(_) => Ok(()),
                 None => Err(ApiError::InvalidResourceId),
             }
