@@ -307,3 +307,29 @@ def test_executions_carry_tags(ssm):
         [{"Key": "team", "Value": "ops"}]
     found = ssm.describe_automation_executions(Filters=[{"Key": "TagKey", "Values": ["team"]}])
     assert [m["AutomationExecutionId"] for m in found["AutomationExecutionMetadataList"]] == [id]
+
+
+def test_interactive_mode_waits_for_each_step_to_be_started(ssm):
+    create(ssm, "by-hand", """
+schemaVersion: '0.3'
+mainSteps:
+  - {name: one, action: aws:sleep, inputs: {Duration: PT0S}}
+  - {name: two, action: aws:sleep, inputs: {Duration: PT0S}}
+""")
+    id = ssm.start_automation_execution(DocumentName="by-hand", Mode="Interactive")["AutomationExecutionId"]
+    e = wait_status(ssm, id, {"Waiting"})
+    assert e["Mode"] == "Interactive" and steps(e)["one"]["StepStatus"] == "Pending"
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        ssm.send_automation_signal(AutomationExecutionId=id, SignalType="StartStep", Payload={"StepName": ["two"]})
+    assert code(err)[0] == "InvalidAutomationSignalException"
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        ssm.send_automation_signal(AutomationExecutionId=id, SignalType="StartStep", Payload={"StepName": ["three"]})
+    assert code(err)[0] == "AutomationStepNotFoundException"
+    ssm.send_automation_signal(AutomationExecutionId=id, SignalType="StartStep", Payload={"StepName": ["one"]})
+    deadline = time.time() + 10
+    while steps(e)["one"]["StepStatus"] != "Success" or e["AutomationExecutionStatus"] != "Waiting":
+        assert time.time() < deadline, e
+        e = ssm.get_automation_execution(AutomationExecutionId=id)["AutomationExecution"]
+    assert steps(e)["two"]["StepStatus"] == "Pending"
+    ssm.send_automation_signal(AutomationExecutionId=id, SignalType="StartStep", Payload={"StepName": ["two"]})
+    e = wait_status(ssm, id, {"Success"})

@@ -164,6 +164,17 @@ fn read_content(content: &str, format: Option<&str>, doc_type: DocumentType) -> 
     Ok((doc, format))
 }
 
+/// The document version a request names, as the caller may see it.
+async fn resolve(
+    api: &Api,
+    ctx: &Context,
+    name: &str,
+    version: Option<&str>,
+    version_name: Option<&str>,
+) -> Result<Resolved, ApiError> {
+    lookup::resolve(&*api.store, &ctx.scope, name, version, version_name).await.map_err(lookup_error)
+}
+
 /// The caller's own document (not AWS's, not another account's), for the operations that
 /// change one.
 async fn own(api: &Api, ctx: &Context, name: &str, what: &str) -> Result<DocumentInfo, ApiError> {
@@ -305,15 +316,7 @@ pub struct GetResult {
 }
 
 pub async fn get(api: &Api, ctx: &Context, req: GetRequest) -> Result<GetResult, ApiError> {
-    let r = lookup::resolve(
-        &*api.store,
-        &ctx.scope,
-        &req.name,
-        req.document_version.as_deref(),
-        req.version_name.as_deref(),
-    )
-    .await
-    .map_err(lookup_error)?;
+    let r = resolve(api, ctx, &req.name, req.document_version.as_deref(), req.version_name.as_deref()).await?;
     let stored = Format::parse(&r.meta.format).unwrap_or(Format::Json);
     let wanted = req.document_format.as_deref().and_then(Format::parse).unwrap_or(stored);
     let content = if wanted == stored || wanted == Format::Text {
@@ -351,15 +354,7 @@ pub struct DescribeResult {
 }
 
 pub async fn describe(api: &Api, ctx: &Context, req: DescribeRequest) -> Result<DescribeResult, ApiError> {
-    let r = lookup::resolve(
-        &*api.store,
-        &ctx.scope,
-        &req.name,
-        req.document_version.as_deref(),
-        req.version_name.as_deref(),
-    )
-    .await
-    .map_err(lookup_error)?;
+    let r = resolve(api, ctx, &req.name, req.document_version.as_deref(), req.version_name.as_deref()).await?;
     let tags = tags_of(api, ctx, &r).await?;
     Ok(DescribeResult { document: description(r.owner.name(), &r.info, &r.meta, tags, "Active") })
 }
@@ -522,7 +517,7 @@ pub async fn list_versions(api: &Api, ctx: &Context, req: ListVersionsRequest) -
         Some(k) => k.parse().map_err(|_| pagination::invalid_next_token())?,
     };
     // Resolving the default version checks the name and who may read it.
-    let r = lookup::resolve(&*api.store, &ctx.scope, &req.name, None, None).await.map_err(lookup_error)?;
+    let r = resolve(api, ctx, &req.name, None, None).await?;
     let mut metas = match &r.owner {
         Owner::Amazon => vec![r.meta.clone()].into_iter().filter(|m| m.version > after).collect(),
         Owner::Account(s) => {
@@ -576,15 +571,7 @@ pub async fn delete(api: &Api, ctx: &Context, req: DeleteRequest) -> Result<Empt
         api.store.delete_document(&ctx.scope, &req.name).await.map_err(internal)?;
         return Ok(Empty {});
     }
-    let r = lookup::resolve(
-        &*api.store,
-        &ctx.scope,
-        &req.name,
-        req.document_version.as_deref(),
-        req.version_name.as_deref(),
-    )
-    .await
-    .map_err(lookup_error)?;
+    let r = resolve(api, ctx, &req.name, req.document_version.as_deref(), req.version_name.as_deref()).await?;
     let number = r.meta.version;
     if number == info.default_version {
         return Err(ApiError::InvalidDocumentOperation(

@@ -12,7 +12,7 @@ use aws_sdk_ssm::types::{
 };
 use serde_json::Value;
 
-use crate::common::{at_in, create_window, wait_for_executions, Server};
+use crate::common::{at_in, create_window, first_task_invocations, wait_for_executions, Server};
 use crate::nodes::{activation, fleet, Agent};
 use crate::run_command::final_invocation;
 
@@ -140,20 +140,10 @@ async fn a_window_runs_a_runbook_on_two_tagged_nodes() {
 
     let execs = wait_for_executions(&c, &window, 1, 60).await;
     assert_eq!(execs[0].status().unwrap().as_str(), "SUCCESS", "{execs:?}");
-    let exec = execs[0].window_execution_id().unwrap();
-    let tasks = c.describe_maintenance_window_execution_tasks().window_execution_id(exec).send().await.unwrap();
-    let task = tasks.window_execution_task_identities()[0].task_execution_id().unwrap();
-    let invs = c
-        .describe_maintenance_window_execution_task_invocations()
-        .window_execution_id(exec)
-        .task_id(task)
-        .send()
-        .await
-        .unwrap();
-    let invs = invs.window_execution_task_invocation_identities();
+    let invs = first_task_invocations(&c, execs[0].window_execution_id().unwrap()).await;
     assert_eq!(invs.len(), 2);
     let mut seen = Vec::new();
-    for inv in invs {
+    for inv in &invs {
         assert_eq!(inv.status().unwrap().as_str(), "SUCCESS", "{inv:?}");
         // The invocation's ExecutionId is the automation execution.
         let automation = inv.execution_id().unwrap();
@@ -273,6 +263,14 @@ mainSteps:
     )
 }
 
+/// Create the counting runbook and start it on `node`.
+async fn start_counting(c: &aws_sdk_ssm::Client, marker: &std::path::Path, node: &str) -> String {
+    create_runbook(c, "counting", &counting_runbook(marker)).await;
+    let started =
+        c.start_automation_execution().document_name("counting").parameters("InstanceId", vec![node.into()]).send();
+    started.await.unwrap().automation_execution_id().unwrap().to_owned()
+}
+
 async fn wait_for_step(c: &aws_sdk_ssm::Client, id: &str, name: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -300,17 +298,7 @@ async fn a_killed_server_resumes_a_runbook_without_repeating_a_step() {
     let agent = Agent::start(&s.endpoint, &code_, &act, &tmp.path().join("node"));
     let node = agent.instance_id();
     let marker = tmp.path().join("marker");
-    create_runbook(&c, "counting", &counting_runbook(&marker)).await;
-    let id = c
-        .start_automation_execution()
-        .document_name("counting")
-        .parameters("InstanceId", vec![node.clone()])
-        .send()
-        .await
-        .unwrap()
-        .automation_execution_id()
-        .unwrap()
-        .to_owned();
+    let id = start_counting(&c, &marker, &node).await;
 
     // kill -9 while the first command runs on the node…
     wait_for_step(&c, &id, "first", "InProgress").await;
@@ -351,17 +339,7 @@ async fn another_server_takes_over_a_runbook_on_postgresql() {
     let agent = Agent::start(&b.endpoint, &code_, &act, &tmp.path().join("node"));
     let node = agent.instance_id();
     let marker = tmp.path().join("marker");
-    create_runbook(&ca, "counting", &counting_runbook(&marker)).await;
-    let id = ca
-        .start_automation_execution()
-        .document_name("counting")
-        .parameters("InstanceId", vec![node.clone()])
-        .send()
-        .await
-        .unwrap()
-        .automation_execution_id()
-        .unwrap()
-        .to_owned();
+    let id = start_counting(&ca, &marker, &node).await;
     // Server a drives the runbook; it dies during the sleep and b takes over after the
     // lease.
     wait_for_step(&cb, &id, "nap", "InProgress").await;

@@ -97,6 +97,23 @@ pub async fn wait_for_executions(
 }
 
 /// Create a window with the minimum members and return its ID.
+/// The invocations of the first task of a window execution.
+pub async fn first_task_invocations(
+    c: &aws_sdk_ssm::Client,
+    execution: &str,
+) -> Vec<aws_sdk_ssm::types::MaintenanceWindowExecutionTaskInvocationIdentity> {
+    let tasks = c.describe_maintenance_window_execution_tasks().window_execution_id(execution).send().await.unwrap();
+    let task = tasks.window_execution_task_identities()[0].task_execution_id().unwrap();
+    let invs = c
+        .describe_maintenance_window_execution_task_invocations()
+        .window_execution_id(execution)
+        .task_id(task)
+        .send()
+        .await
+        .unwrap();
+    invs.window_execution_task_invocation_identities().to_vec()
+}
+
 pub async fn create_window(c: &aws_sdk_ssm::Client, name: &str, schedule: &str, unassociated: bool) -> String {
     c.create_maintenance_window()
         .name(name)

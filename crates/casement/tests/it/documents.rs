@@ -8,7 +8,7 @@ use aws_sdk_ssm::types::{
 };
 use serde_json::Value;
 
-use crate::common::{at_in, code, create_window, wait_for_executions, Server};
+use crate::common::{at_in, code, create_window, first_task_invocations, wait_for_executions, Server};
 use crate::nodes::fleet;
 
 /// Two steps that run on Linux, one that only runs on Windows, and a parameter with
@@ -219,16 +219,8 @@ async fn a_window_task_runs_a_custom_document_by_arn_and_version() {
     // The pseudo parameter makes `lines` fail the document's allowedPattern: the task
     // fails with the reason, as SendCommand would have refused it.
     assert_eq!(execs[0].status().unwrap().as_str(), "FAILED", "{execs:?}");
-    let tasks = c.describe_maintenance_window_execution_tasks().window_execution_id(&exec).send().await.unwrap();
-    let task = tasks.window_execution_task_identities()[0].task_execution_id().unwrap().to_owned();
-    let invs = c
-        .describe_maintenance_window_execution_task_invocations()
-        .window_execution_id(&exec)
-        .task_id(&task)
-        .send()
-        .await
-        .unwrap();
-    let inv = &invs.window_execution_task_invocation_identities()[0];
+    let invs = first_task_invocations(&c, &exec).await;
+    let inv = &invs[0];
     assert_eq!(inv.status().unwrap().as_str(), "FAILED");
     assert!(inv.status_details().unwrap_or_default().contains("allowed pattern"), "{inv:?}");
 
@@ -258,16 +250,8 @@ async fn a_window_task_runs_a_custom_document_by_arn_and_version() {
     let newest = execs.iter().find(|e| e.window_execution_id() != Some(exec.as_str())).unwrap();
     assert_eq!(newest.status().unwrap().as_str(), "SUCCESS", "{execs:?}");
     let exec = newest.window_execution_id().unwrap().to_owned();
-    let tasks = c.describe_maintenance_window_execution_tasks().window_execution_id(&exec).send().await.unwrap();
-    let task = tasks.window_execution_task_identities()[0].task_execution_id().unwrap().to_owned();
-    let invs = c
-        .describe_maintenance_window_execution_task_invocations()
-        .window_execution_id(&exec)
-        .task_id(&task)
-        .send()
-        .await
-        .unwrap();
-    let inv = &invs.window_execution_task_invocation_identities()[0];
+    let invs = first_task_invocations(&c, &exec).await;
+    let inv = &invs[0];
     let params: Value = serde_json::from_str(inv.parameters().unwrap()).unwrap();
     assert_eq!(params["documentName"], arn);
     let command = inv.execution_id().unwrap();
