@@ -333,3 +333,62 @@ mainSteps:
     assert steps(e)["two"]["StepStatus"] == "Pending"
     ssm.send_automation_signal(AutomationExecutionId=id, SignalType="StartStep", Payload={"StepName": ["two"]})
     e = wait_status(ssm, id, {"Success"})
+
+
+def test_ssm_api_steps_call_this_server_as_the_account(ssm):
+    ssm.create_document(Name="probe-target", Content=CHOOSE, DocumentType="Automation", DocumentFormat="YAML")
+    create(ssm, "api-steps", """
+schemaVersion: '0.3'
+parameters:
+  Name: {type: String, default: probe-target}
+mainSteps:
+  - name: describe
+    action: aws:executeAwsApi
+    inputs:
+      Service: ssm
+      Api: DescribeDocument
+      Name: '{{ Name }}'
+    outputs:
+      - {Name: Status, Selector: $.Document.Status, Type: String}
+      - {Name: Version, Selector: $.Document.LatestVersion, Type: String}
+  - name: ready
+    action: aws:waitForAwsResourceProperty
+    inputs:
+      Service: ssm
+      Api: get_document
+      Name: '{{ Name }}'
+      PropertySelector: $.Status
+      DesiredValues: [Active]
+  - name: check
+    action: aws:assertAwsResourceProperty
+    onFailure: Continue
+    inputs:
+      Service: ssm
+      Api: DescribeDocument
+      Name: '{{ Name }}'
+      PropertySelector: $.Document.DocumentType
+      DesiredValues: [Command]
+  - name: missing
+    action: aws:executeAwsApi
+    onFailure: Continue
+    inputs: {Service: ssm, Api: GetDocument, Name: no-such-document}
+  - name: elsewhere
+    action: aws:executeAwsApi
+    onFailure: Continue
+    inputs: {Service: ec2, Api: DescribeInstances}
+outputs: [describe.Status]
+""")
+    id = ssm.start_automation_execution(DocumentName="api-steps")["AutomationExecutionId"]
+    e = wait_status(ssm, id, {"Success", "Failed"})
+    s = steps(e)
+    assert s["describe"]["Outputs"] == {"Status": ["Active"], "Version": ["1"]}, s["describe"]
+    assert e["Outputs"] == {"describe.Status": ["Active"]}
+    assert s["ready"]["StepStatus"] == "Success"
+    assert s["check"]["StepStatus"] == "Failed"
+    assert s["check"]["FailureMessage"] == \
+        "Property value 'Automation' from the API output is not in the desired values. Desired values: ['Command'].."
+    assert s["missing"]["FailureMessage"] == (
+        "Step fails when it is Execute/Invoke action. An error occurred (InvalidDocument) when calling the GetDocument "
+        "operation: The specified document does not exist.. Please refer to Automation Service Troubleshooting Guide "
+        "for more diagnosis details.")
+    assert "Service ec2 cannot be called here" in s["elsewhere"]["FailureMessage"]

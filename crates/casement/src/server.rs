@@ -14,7 +14,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use bytes::Bytes;
 use casement_api::{Api, ApiConfig, Context};
-use casement_engine::automation::{AutomationConfig, AutomationRunner, Automations};
+use casement_engine::automation::{AutomationConfig, AutomationRunner, Automations, SsmApi};
 use casement_engine::outbox::{EventBridgeSink, FileSink, Sink, WebhookSink};
 use casement_engine::runner::{AwsClients, LambdaRunner, StepFunctionsRunner};
 use casement_engine::{Engine, EngineConfig, RunCommand, RunCommandRunner, Runners, Signals, SystemClock};
@@ -94,11 +94,43 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         connection_lost_ms: i64::from(args.connection_lost_seconds.max(1)) * 1_000,
         max_poll: std::time::Duration::from_secs(u64::from(args.agent_poll_seconds.max(1))),
     };
-    Ok(Arc::new(AppState {
+    let state = Arc::new(AppState {
         api: Api::new(store, config, signals, run_command, automations),
         verifier: Verifier::new(credentials, mode, args.account_id.clone()),
         metrics: Metrics::new(),
-    }))
+    });
+    state.api.automations.set_ssm_api(Arc::new(LocalSsm { state: Arc::downgrade(&state) }));
+    Ok(state)
+}
+
+/// SSM's API as runbooks call it (aws:executeAwsApi and its kin): the model's validation
+/// and the same handlers as a request, acting as the execution's account.
+struct LocalSsm {
+    state: std::sync::Weak<AppState>,
+}
+
+#[async_trait::async_trait]
+impl SsmApi for LocalSsm {
+    async fn call(
+        &self,
+        scope: &Scope,
+        op: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, (String, String)> {
+        let wire = |e: ApiError| (e.code().to_owned(), e.message().unwrap_or_default().to_owned());
+        let state = self
+            .state
+            .upgrade()
+            .ok_or_else(|| ("InternalServerError".to_owned(), "The server is stopping.".to_owned()))?;
+        if !casement_api::is_served(op) {
+            return Err(wire(casement_api::not_served(op)));
+        }
+        validate::model().validate_input(op, &input).map_err(wire)?;
+        let ctx =
+            Context { scope: scope.clone(), principal: String::new(), now_ms: chrono::Utc::now().timestamp_millis() };
+        let bytes = casement_api::dispatch(&state.api, &ctx, op, input).await.map_err(wire)?;
+        serde_json::from_slice(&bytes).map_err(|e| ("InternalServerError".to_owned(), e.to_string()))
+    }
 }
 
 /// Start the scheduler, orchestrator and event delivery on this runtime.
@@ -110,18 +142,18 @@ async fn start_engine(
     automations: Arc<Automations>,
 ) -> anyhow::Result<()> {
     let aws = AwsClients::load().await;
+    let lambda = Arc::new(LambdaRunner::new(aws.clone(), args.lambda_endpoint.clone()));
+    let step_functions = Arc::new(StepFunctionsRunner::new(
+        aws.clone(),
+        args.stepfunctions_endpoint.clone(),
+        std::time::Duration::from_millis(args.stepfunctions_poll_ms.max(10)),
+    ));
+    automations.set_aws(lambda.clone(), step_functions.clone());
     let runners = Runners::default()
         .with(TaskType::RunCommand, Arc::new(RunCommandRunner::new(run_command)))
         .with(TaskType::Automation, Arc::new(AutomationRunner::new(automations)))
-        .with(TaskType::Lambda, Arc::new(LambdaRunner::new(aws.clone(), args.lambda_endpoint.clone())))
-        .with(
-            TaskType::StepFunctions,
-            Arc::new(StepFunctionsRunner::new(
-                aws.clone(),
-                args.stepfunctions_endpoint.clone(),
-                std::time::Duration::from_millis(args.stepfunctions_poll_ms.max(10)),
-            )),
-        );
+        .with(TaskType::Lambda, lambda)
+        .with(TaskType::StepFunctions, step_functions);
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
     if let Some(path) = &args.events_file {
         sinks.push(Arc::new(FileSink { path: path.clone() }));

@@ -17,10 +17,12 @@ use crate::run_command::SendCommand;
 
 /// How far a call of an action got.
 pub(super) enum Act {
-    /// Finished: the action's result (its own outputs, which output selectors also read),
-    /// and for a branch, the step to go to.
+    /// Finished: the action's own outputs, what the step's output selectors read (the
+    /// outputs themselves unless given: an API's whole answer), and for a branch, the
+    /// step to go to.
     Done {
         result: Value,
+        selectable: Option<Value>,
         next: Option<String>,
     },
     Failed {
@@ -38,8 +40,22 @@ pub(super) enum Act {
 
 /// Actions Casement runs. Every other action AWS has is accepted in a runbook and fails
 /// its step when it runs, saying why.
-pub const SUPPORTED: &[&str] =
-    &["aws:sleep", "aws:pause", "aws:approve", "aws:branch", "aws:runCommand", "aws:executeAutomation"];
+pub const SUPPORTED: &[&str] = &[
+    "aws:sleep",
+    "aws:pause",
+    "aws:approve",
+    "aws:branch",
+    "aws:runCommand",
+    "aws:executeAutomation",
+    "aws:executeAwsApi",
+    "aws:waitForAwsResourceProperty",
+    "aws:assertAwsResourceProperty",
+    "aws:invokeLambdaFunction",
+    "aws:executeStateMachine",
+];
+
+/// How often aws:waitForAwsResourceProperty calls its API again.
+const WAIT_POLL_MS: i64 = 1_000;
 
 /// AWS's longest `aws:sleep` (just under 7 days).
 const MAX_SLEEP_SECS: i64 = 604_799;
@@ -120,7 +136,7 @@ fn sleep(step: &mut StepExecution, inputs: &Value, now: i64) -> Act {
         }
     };
     if now >= until {
-        Act::Done { result: json!({}), next: None }
+        Act::Done { result: json!({}), selectable: None, next: None }
     } else {
         Act::Later { wake_ms: Some(until), waiting: false }
     }
@@ -128,7 +144,7 @@ fn sleep(step: &mut StepExecution, inputs: &Value, now: i64) -> Act {
 
 fn pause(step: &StepExecution) -> Act {
     if step.progress.get("resumed").and_then(Value::as_bool) == Some(true) {
-        Act::Done { result: json!({}), next: None }
+        Act::Done { result: json!({}), selectable: None, next: None }
     } else {
         Act::Later { wake_ms: None, waiting: true }
     }
@@ -167,6 +183,7 @@ fn approve(step: &StepExecution, inputs: &Value) -> Act {
     if decisions.len() >= min {
         return Act::Done {
             result: json!({ "ApprovalStatus": "Approved", "ApproverDecisions": decisions }),
+            selectable: None,
             next: None,
         };
     }
@@ -180,7 +197,7 @@ fn branch(inputs: &Value) -> Act {
         .find(|c| select::holds(c))
         .and_then(|c| c.get("NextStep").and_then(Value::as_str).map(str::to_owned))
         .or_else(|| inputs.get("Default").and_then(Value::as_str).map(str::to_owned));
-    Act::Done { result: json!({}), next }
+    Act::Done { result: json!({}), selectable: None, next }
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -256,7 +273,7 @@ async fn run_command(svc: &Automations, scope: &Scope, step: &mut StepExecution,
     };
     let result = json!({ "CommandId": command_id, "Status": cmd.status, "ResponseCode": code, "Output": output });
     if cmd.status == "Success" {
-        return Act::Done { result, next: None };
+        return Act::Done { result, selectable: None, next: None };
     }
     let detail = format!(
         "Command {command_id} returns unexpected invocation result: \n{{Status=[{}], ResponseCode=[{code}], Output=[{output}], OutputPayload=[], CommandId=[{command_id}]}}",
@@ -303,7 +320,7 @@ async fn execute_automation(
     let output = serde_json::to_string(&c.outputs).unwrap_or_default();
     let result = json!({ "ExecutionId": child, "Status": c.status, "Output": output });
     if c.status == status::SUCCESS {
-        return Act::Done { result, next: None };
+        return Act::Done { result, selectable: None, next: None };
     }
     let detail = format!(
         "Execution {child} ended {}{}",
@@ -311,6 +328,236 @@ async fn execute_automation(
         c.failure_message.map(|m| format!(": {m}")).unwrap_or_default()
     );
     failed(step_fails("Poll action status for completion", &detail), "Invocation", "Verification")
+}
+
+/// `DescribeInstanceInformation` from `describe_instance_information` too (runbooks
+/// name APIs either way).
+fn operation_name(api: &str) -> String {
+    if !api.contains('_') {
+        return api.to_owned();
+    }
+    api.split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Call the SSM API a step names (its other inputs are the API's), as the execution's
+/// account. `Err` is the step's failure.
+async fn call_api(svc: &Automations, scope: &Scope, inputs: &Value, extra: &[&str]) -> Result<Value, Box<Act>> {
+    let service = text(inputs, "Service").unwrap_or_default();
+    if !service.eq_ignore_ascii_case("ssm") {
+        return Err(Box::new(input_error(format!(
+            "Service {service} cannot be called here: Casement answers aws:executeAwsApi and its kin for Service ssm only"
+        ))));
+    }
+    let Some(api) = text(inputs, "Api") else { return Err(Box::new(input_error("the step needs an Api"))) };
+    let Some(ssm) = svc.ssm_api.get() else {
+        return Err(Box::new(input_error("SSM's API is not available to runbooks on this server")));
+    };
+    let mut input = inputs.as_object().cloned().unwrap_or_default();
+    for k in ["Service", "Api"].iter().chain(extra) {
+        input.remove(*k);
+    }
+    let op = operation_name(&api);
+    ssm.call(scope, &op, Value::Object(input)).await.map_err(|(code, message)| {
+        Box::new(failed(
+            step_fails(
+                "Execute/Invoke action",
+                &format!("An error occurred ({code}) when calling the {op} operation: {message}"),
+            ),
+            "Invocation",
+            "Action",
+        ))
+    })
+}
+
+/// A selected value as AWS's runbooks compare it with DesiredValues (Python's spelling
+/// of booleans).
+fn property_text(v: &Value) -> String {
+    match v {
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether the API's answer has the property at one of the desired values; with the
+/// value found, for the message when it has not.
+fn property_matches(result: &Value, inputs: &Value) -> Result<(bool, String), Box<Act>> {
+    let Some(selector) = text(inputs, "PropertySelector") else {
+        return Err(Box::new(input_error("the step needs a PropertySelector")));
+    };
+    let desired = inputs.get("DesiredValues").map(strings).unwrap_or_default();
+    if desired.is_empty() {
+        return Err(Box::new(input_error("the step needs DesiredValues")));
+    }
+    let found = select::select(result, &selector);
+    let values: Vec<String> = match &found {
+        Some(Value::Array(items)) => items.iter().map(property_text).collect(),
+        Some(v) => vec![property_text(v)],
+        None => vec![],
+    };
+    let ok = !values.is_empty() && values.iter().all(|v| desired.contains(v));
+    Ok((ok, values.join(", ")))
+}
+
+fn desired_list(inputs: &Value) -> String {
+    inputs
+        .get("DesiredValues")
+        .map(strings)
+        .unwrap_or_default()
+        .iter()
+        .map(|d| format!("'{d}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+const PROPERTY_INPUTS: &[&str] = &["PropertySelector", "DesiredValues"];
+
+/// aws:invokeLambdaFunction. Lambda has no idempotency token, so the call is recorded
+/// as begun before it is made: a step interrupted by a restart mid-call fails rather than
+/// invoking the function a second time.
+async fn invoke_lambda(svc: &Automations, scope: &Scope, step: &mut StepExecution, inputs: &Value, now: i64) -> Act {
+    let Some(function) = text(inputs, "FunctionName") else {
+        return input_error("aws:invokeLambdaFunction needs a FunctionName");
+    };
+    let Some(lambda) = svc.lambda.get() else {
+        return input_error("Lambda is not available to runbooks on this server (it runs without its engine)");
+    };
+    let recorded_here = svc.invoking.lock().unwrap_or_else(|p| p.into_inner()).remove(&step.step_execution_id);
+    if step.progress.get("invoking").and_then(Value::as_bool) == Some(true) && !recorded_here {
+        // Recorded by a driver that is gone: the call may have been made.
+        return failed(
+            step_fails(
+                "Execute/Invoke action",
+                "The server stopped while the function was being invoked; it is not invoked again",
+            ),
+            "Invocation",
+            "Internal",
+        );
+    }
+    if !recorded_here {
+        step.progress = json!({ "invoking": true });
+        svc.invoking.lock().unwrap_or_else(|p| p.into_inner()).insert(step.step_execution_id.clone());
+        return Act::Later { wake_ms: Some(now), waiting: false };
+    }
+    let payload = match (inputs.get("InputPayload"), inputs.get("Payload")) {
+        (Some(map), _) => Some(map.to_string().into_bytes()),
+        (None, Some(Value::String(p))) => Some(p.clone().into_bytes()),
+        (None, Some(other)) => Some(other.to_string().into_bytes()),
+        (None, None) => None,
+    };
+    let call = crate::runner::Invoke {
+        function_name: function,
+        payload,
+        qualifier: text(inputs, "Qualifier"),
+        client_context: text(inputs, "ClientContext"),
+        invocation_type: text(inputs, "InvocationType"),
+        log_type: text(inputs, "LogType"),
+    };
+    let out = lambda.invoke(&scope.region, call).await;
+    step.progress = json!({ "invoked": true });
+    match out {
+        Ok(o) => {
+            let result = json!({
+                "StatusCode": o.status_code,
+                "FunctionError": o.function_error.clone().unwrap_or_default(),
+                "LogResult": o.log_result.unwrap_or_default(),
+                "Payload": o.payload,
+            });
+            match o.function_error {
+                Some(kind) => failed(
+                    step_fails(
+                        "Execute/Invoke action",
+                        &format!(
+                            "The function returned an error ({kind}): {}",
+                            result["Payload"].as_str().unwrap_or_default()
+                        ),
+                    ),
+                    "Invocation",
+                    "Action",
+                ),
+                None => {
+                    // Selectors read the function's answer as JSON where it is JSON.
+                    let selectable = serde_json::from_str::<Value>(result["Payload"].as_str().unwrap_or_default())
+                        .ok()
+                        .map(|p| json!({ "Payload": p, "StatusCode": o.status_code }));
+                    Act::Done { result, selectable, next: None }
+                }
+            }
+        }
+        Err((message, _)) => failed(step_fails("Execute/Invoke action", &message), "Invocation", "Action"),
+    }
+}
+
+/// aws:executeStateMachine: StartExecution under a name derived from the step (so a
+/// repeat after a restart is the same execution), then DescribeExecution until it ends.
+async fn execute_state_machine(
+    svc: &Automations,
+    scope: &Scope,
+    step: &mut StepExecution,
+    inputs: &Value,
+    now: i64,
+) -> Act {
+    let Some(machine) = text(inputs, "stateMachineArn") else {
+        return input_error("aws:executeStateMachine needs a stateMachineArn");
+    };
+    let Some(sfn) = svc.step_functions.get() else {
+        return input_error("Step Functions is not available to runbooks on this server (it runs without its engine)");
+    };
+    let arn = match step.progress.get("executionArn").and_then(Value::as_str) {
+        Some(a) => a.to_owned(),
+        None => {
+            let name = text(inputs, "name").unwrap_or_else(|| derived_id(&step.step_execution_id, step.attempts));
+            if step.progress.get("name").is_none() {
+                step.progress = json!({ "name": name });
+                return Act::Later { wake_ms: Some(now), waiting: false };
+            }
+            match sfn.start_execution(&scope.region, &machine, &name, text(inputs, "input")).await {
+                Ok(arn) => {
+                    step.progress = json!({ "name": name, "executionArn": arn });
+                    return Act::Later { wake_ms: Some(now), waiting: false };
+                }
+                Err(e) => return failed(step_fails("Execute/Invoke action", &e), "Invocation", "Action"),
+            }
+        }
+    };
+    let e = match sfn.describe_execution(&scope.region, &arn).await {
+        Ok(e) => e,
+        Err(err) => {
+            tracing::warn!(error = %err, "following a state machine failed; retrying");
+            return Act::Later { wake_ms: Some(now + 1_000), waiting: false };
+        }
+    };
+    if e.status == "RUNNING" || e.status == "PENDING_REDRIVE" {
+        return Act::Later { wake_ms: Some(now + FOLLOW_MS * 5), waiting: false };
+    }
+    let result = json!({
+        "executionArn": e.execution_arn,
+        "input": e.input.unwrap_or_default(),
+        "name": e.name.unwrap_or_default(),
+        "output": e.output.clone().unwrap_or_default(),
+        "startDate": e.start_date,
+        "stateMachineArn": e.state_machine_arn,
+        "status": e.status,
+        "stopDate": e.stop_date,
+    });
+    if e.status == "SUCCEEDED" {
+        return Act::Done { result, selectable: None, next: None };
+    }
+    let cause = [e.error, e.cause].into_iter().flatten().collect::<Vec<_>>().join(": ");
+    failed(
+        step_fails(
+            "Poll action status for completion",
+            &format!("Execution {arn} ended {}: {cause}", result["status"]),
+        ),
+        "Invocation",
+        "Verification",
+    )
 }
 
 /// Run one call of the step's action.
@@ -329,6 +576,41 @@ pub(super) async fn act(
         "aws:branch" => branch(inputs),
         "aws:runCommand" => run_command(svc, scope, step, inputs, now).await,
         "aws:executeAutomation" => execute_automation(svc, scope, execution, step, inputs, now).await,
+        "aws:invokeLambdaFunction" => invoke_lambda(svc, scope, step, inputs, now).await,
+        "aws:executeStateMachine" => execute_state_machine(svc, scope, step, inputs, now).await,
+        "aws:executeAwsApi" => match call_api(svc, scope, inputs, &[]).await {
+            Ok(result) => Act::Done { result: json!({}), selectable: Some(result), next: None },
+            Err(act) => *act,
+        },
+        "aws:waitForAwsResourceProperty" => {
+            let result = match call_api(svc, scope, inputs, PROPERTY_INPUTS).await {
+                Ok(r) => r,
+                Err(act) => return *act,
+            };
+            match property_matches(&result, inputs) {
+                Ok((true, _)) => Act::Done { result: json!({}), selectable: None, next: None },
+                Ok((false, _)) => Act::Later { wake_ms: Some(now + WAIT_POLL_MS), waiting: false },
+                Err(act) => *act,
+            }
+        }
+        "aws:assertAwsResourceProperty" => {
+            let result = match call_api(svc, scope, inputs, PROPERTY_INPUTS).await {
+                Ok(r) => r,
+                Err(act) => return *act,
+            };
+            match property_matches(&result, inputs) {
+                Ok((true, _)) => Act::Done { result: json!({}), selectable: None, next: None },
+                Ok((false, found)) => failed(
+                    format!(
+                        "Property value '{found}' from the API output is not in the desired values. Desired values: [{}]..",
+                        desired_list(inputs)
+                    ),
+                    "PostVerification",
+                    "Verification",
+                ),
+                Err(act) => *act,
+            }
+        }
         other => input_error(format!(
             "The action {other} is not supported by Casement: this server runs {} (it has no EC2, CloudFormation or script runtime)",
             SUPPORTED.join(", ")
@@ -353,7 +635,11 @@ pub(super) async fn stop(svc: &Automations, scope: &Scope, step: &StepExecution)
 
 /// The default step timeout of an action, where AWS has one (an approval waits 7 days).
 pub(super) fn default_timeout_secs(action: &str) -> Option<u64> {
-    (action == "aws:approve").then_some(7 * 24 * 3600)
+    match action {
+        "aws:approve" => Some(7 * 24 * 3600),
+        "aws:waitForAwsResourceProperty" => Some(3600),
+        _ => None,
+    }
 }
 
 /// A step's result as the `outputs` it declares (`Name`, `Selector`, `Type`), besides the

@@ -28,6 +28,15 @@ use crate::{Clock, RunCommand};
 
 pub use actions::{is_approver, SUPPORTED as SUPPORTED_ACTIONS};
 
+/// SSM's own API as this server answers it, for `aws:executeAwsApi` and its kin with
+/// Service `ssm`: the step calls the operation as the execution's account. The API
+/// layer provides it (the engine sits below the API and cannot call it directly).
+#[async_trait::async_trait]
+pub trait SsmApi: Send + Sync {
+    /// Call `operation` with `input`; an error is SSM's error code and message.
+    async fn call(&self, scope: &Scope, operation: &str, input: Value) -> Result<Value, (String, String)>;
+}
+
 /// What an output of a step that never succeeded reads as (AWS's words).
 const NO_OUTPUT: &str = "No output available yet because the step is not successfully executed";
 
@@ -114,6 +123,15 @@ pub struct Automations {
     pub finished: Notify,
     /// Admission to the running set is decided one execution at a time in this process.
     admission: tokio::sync::Mutex<()>,
+    /// SSM's API for aws:executeAwsApi, set once the API exists.
+    pub(crate) ssm_api: std::sync::OnceLock<Arc<dyn SsmApi>>,
+    /// Lambda and Step Functions, through the same clients and endpoints as the LAMBDA
+    /// and STEP_FUNCTIONS window tasks.
+    pub(crate) lambda: std::sync::OnceLock<Arc<crate::runner::LambdaRunner>>,
+    pub(crate) step_functions: std::sync::OnceLock<Arc<crate::runner::StepFunctionsRunner>>,
+    /// Lambda steps whose call this process recorded as begun and has yet to make: a
+    /// recorded call not in here was begun by a driver that is gone.
+    pub(crate) invoking: Mutex<HashSet<String>>,
 }
 
 impl Automations {
@@ -133,7 +151,27 @@ impl Automations {
             driving: Mutex::default(),
             finished: Notify::new(),
             admission: tokio::sync::Mutex::new(()),
+            ssm_api: std::sync::OnceLock::new(),
+            lambda: std::sync::OnceLock::new(),
+            step_functions: std::sync::OnceLock::new(),
+            invoking: Mutex::default(),
         })
+    }
+
+    /// Give aws:invokeLambdaFunction and aws:executeStateMachine their services.
+    pub fn set_aws(
+        &self,
+        lambda: Arc<crate::runner::LambdaRunner>,
+        step_functions: Arc<crate::runner::StepFunctionsRunner>,
+    ) {
+        let _ = self.lambda.set(lambda);
+        let _ = self.step_functions.set(step_functions);
+    }
+
+    /// Give aws:executeAwsApi, aws:waitForAwsResourceProperty and
+    /// aws:assertAwsResourceProperty SSM's API to call.
+    pub fn set_ssm_api(&self, api: Arc<dyn SsmApi>) {
+        let _ = self.ssm_api.set(api);
     }
 
     /// Take over executions a stopped server left (at start, and whenever a lease runs
@@ -482,11 +520,11 @@ impl Automations {
                             Next::At(wake)
                         }
                     }
-                    actions::Act::Done { result, next } => {
+                    actions::Act::Done { result, selectable, next } => {
                         step.status = status::SUCCESS.into();
                         step.end_ms = Some(now);
                         let mut outs: Map<String, Value> = result.as_object().cloned().unwrap_or_default();
-                        outs.extend(actions::declared_outputs(&def.outputs, &result));
+                        outs.extend(actions::declared_outputs(&def.outputs, selectable.as_ref().unwrap_or(&result)));
                         step.outputs = outs.iter().map(|(k, v)| (k.clone(), params::as_strings(v))).collect();
                         e.status = status::IN_PROGRESS.into();
                         e.wake_ms = None;

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use casement_model::{ExecutionStatus, Scope, TaskType};
 
 pub use aws::AwsClients;
-pub use lambda::LambdaRunner;
-pub use step_functions::StepFunctionsRunner;
+pub use lambda::{Invoke, Invoked, LambdaRunner};
+pub use step_functions::{SfnExecution, StepFunctionsRunner};
 
 use crate::params::Request;
 

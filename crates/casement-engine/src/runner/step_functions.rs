@@ -36,6 +36,63 @@ impl StepFunctionsRunner {
     }
 }
 
+/// A state machine execution as DescribeExecution shows it.
+#[derive(Debug, Clone)]
+pub struct SfnExecution {
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    pub name: Option<String>,
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED…
+    pub status: String,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start_date: f64,
+    pub stop_date: Option<f64>,
+}
+
+impl StepFunctionsRunner {
+    /// StartExecution in `region`. The same name and input again is the same execution
+    /// (Step Functions' own idempotency), which makes a repeat after a restart safe.
+    pub async fn start_execution(
+        &self,
+        region: &str,
+        state_machine_arn: &str,
+        name: &str,
+        input: Option<String>,
+    ) -> Result<String, String> {
+        let call =
+            self.client(region).start_execution().state_machine_arn(state_machine_arn).name(name).set_input(input);
+        match call.send().await {
+            Ok(out) => Ok(out.execution_arn().to_owned()),
+            Err(e) => {
+                Err(format!("Step Functions StartExecution failed: {}", aws_sdk_sfn::error::DisplayErrorContext(&e)))
+            }
+        }
+    }
+
+    pub async fn describe_execution(&self, region: &str, execution_arn: &str) -> Result<SfnExecution, String> {
+        match self.client(region).describe_execution().execution_arn(execution_arn).send().await {
+            Ok(out) => Ok(SfnExecution {
+                execution_arn: out.execution_arn().to_owned(),
+                state_machine_arn: out.state_machine_arn().to_owned(),
+                name: out.name().map(str::to_owned),
+                status: out.status().as_str().to_owned(),
+                input: out.input().map(str::to_owned),
+                output: out.output().map(str::to_owned),
+                error: out.error().map(str::to_owned),
+                cause: out.cause().map(str::to_owned),
+                start_date: out.start_date().as_secs_f64(),
+                stop_date: out.stop_date().map(|d| d.as_secs_f64()),
+            }),
+            Err(e) => {
+                Err(format!("Step Functions DescribeExecution failed: {}", aws_sdk_sfn::error::DisplayErrorContext(&e)))
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl Runner for StepFunctionsRunner {
     async fn start(&self, scope: &Scope, request: &Request) -> Started {

@@ -348,3 +348,58 @@ async fn another_server_takes_over_a_runbook_on_postgresql() {
     assert_eq!(e.automation_execution_status().unwrap().as_str(), "Success", "{e:?}");
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "first\nsecond\n");
 }
+
+/// aws:invokeLambdaFunction and aws:executeStateMachine reach the same endpoints as the
+/// LAMBDA and STEP_FUNCTIONS tasks (here a local stand-in for both services).
+#[tokio::test]
+async fn runbook_steps_call_lambda_and_step_functions() {
+    let fake = crate::fake_aws::FakeAws::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = crate::engine_e2e::spawn(&fake, &dir.path().join("data"), &dir.path().join("events.jsonl"));
+    let c = s.sdk();
+    create_runbook(
+        &c,
+        "outside",
+        r#"
+schemaVersion: "0.3"
+parameters:
+  Word: {type: String, default: hello}
+mainSteps:
+  - name: invoke
+    action: aws:invokeLambdaFunction
+    inputs:
+      FunctionName: arn:aws:lambda:us-east-1:111122223333:function:echo
+      InputPayload: {word: "{{ Word }}"}
+    outputs:
+      - {Name: Echoed, Selector: $.Payload.echo, Type: String}
+  - name: machine
+    action: aws:executeStateMachine
+    inputs:
+      stateMachineArn: arn:aws:states:us-east-1:111122223333:stateMachine:sm
+      input: '{"word": "{{ Word }}"}'
+  - name: failing
+    action: aws:invokeLambdaFunction
+    inputs:
+      FunctionName: echo
+      Payload: '{"please": "fail"}'
+"#,
+    )
+    .await;
+    let id = c.start_automation_execution().document_name("outside").send().await.unwrap();
+    let e = finished(&c, id.automation_execution_id().unwrap(), 30).await;
+    let invoke = step(&e, "invoke");
+    assert_eq!(status(invoke), "Success", "{e:?}");
+    assert_eq!(invoke.outputs().unwrap()["StatusCode"], ["200"]);
+    assert_eq!(invoke.outputs().unwrap()["Echoed"], [r#"{"word":"hello"}"#]);
+    let machine = step(&e, "machine");
+    assert_eq!(status(machine), "Success", "{e:?}");
+    assert_eq!(machine.outputs().unwrap()["status"], ["SUCCEEDED"]);
+    let failing = step(&e, "failing");
+    assert_eq!(status(failing), "Failed");
+    assert!(failing.failure_message().unwrap().contains("The function returned an error (Unhandled)"), "{e:?}");
+    assert_eq!(e.automation_execution_status().unwrap().as_str(), "Failed");
+    let seen = fake.seen.lock().unwrap();
+    assert_eq!(seen.lambda.len(), 2, "each Lambda step invoked its function once");
+    assert_eq!(seen.sfn_starts.len(), 1);
+    assert_eq!(seen.sfn_starts[0]["input"], r#"{"word": "hello"}"#);
+}

@@ -20,7 +20,7 @@ fn target(key: &str, values: &[&str]) -> Target {
     Target::builder().key(key).set_values(Some(values.iter().map(|s| s.to_string()).collect())).build()
 }
 
-fn spawn(fake: &FakeAws, dir: &std::path::Path, events_file: &std::path::Path) -> Server {
+pub(crate) fn spawn(fake: &FakeAws, dir: &std::path::Path, events_file: &std::path::Path) -> Server {
     spawn_with(fake, dir, events_file, &[])
 }
 
