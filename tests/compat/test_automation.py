@@ -392,3 +392,25 @@ outputs: [describe.Status]
         "operation: The specified document does not exist.. Please refer to Automation Service Troubleshooting Guide "
         "for more diagnosis details.")
     assert "Service ec2 cannot be called here" in s["elsewhere"]["FailureMessage"]
+
+
+def test_a_stop_runs_the_steps_on_cancel_target(ssm):
+    create(ssm, "with-cleanup", """
+schemaVersion: '0.3'
+mainSteps:
+  - {name: work, action: aws:sleep, onCancel: 'step:cleanup', inputs: {Duration: PT10M}}
+  - {name: more, action: aws:sleep, inputs: {Duration: PT0S}}
+  - {name: cleanup, action: aws:sleep, inputs: {Duration: PT1S}}
+""")
+    id = ssm.start_automation_execution(DocumentName="with-cleanup")["AutomationExecutionId"]
+    e = wait_status(ssm, id, {"InProgress"})
+    deadline = time.time() + 10
+    while steps(e)["work"]["StepStatus"] != "InProgress":
+        assert time.time() < deadline, e
+        e = ssm.get_automation_execution(AutomationExecutionId=id)["AutomationExecution"]
+    ssm.stop_automation_execution(AutomationExecutionId=id)
+    e = wait_status(ssm, id, {"Cancelling"})
+    e = wait_status(ssm, id, {"Cancelled"})
+    s = steps(e)
+    assert (s["work"]["StepStatus"], s["more"]["StepStatus"], s["cleanup"]["StepStatus"]) == \
+        ("Cancelled", "Pending", "Success")

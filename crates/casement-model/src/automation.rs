@@ -133,6 +133,10 @@ pub struct AutomationExecution {
     /// Set by StopAutomationExecution; the driver ends the execution Cancelled.
     #[serde(default)]
     pub cancel_requested: bool,
+    /// While a stopped execution runs a step's onCancel target: that step's index, and
+    /// when the stop was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_step: Option<(usize, i64)>,
     /// When the driver must look again without a signal (a sleep's end, a poll).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake_ms: Option<i64>,

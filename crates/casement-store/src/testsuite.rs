@@ -853,6 +853,7 @@ fn automation(id: &str, created_ms: i64) -> casement_model::AutomationExecution 
         max_concurrency: None,
         max_errors: None,
         cancel_requested: false,
+        cancel_step: None,
         wake_ms: None,
     }
 }

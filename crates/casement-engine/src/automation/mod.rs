@@ -37,6 +37,9 @@ pub trait SsmApi: Send + Sync {
     async fn call(&self, scope: &Scope, operation: &str, input: Value) -> Result<Value, (String, String)>;
 }
 
+/// How long a stopped execution's onCancel step may run (AWS: two minutes).
+const ON_CANCEL_MS: i64 = 120_000;
+
 /// What an output of a step that never succeeded reads as (AWS's words).
 const NO_OUTPUT: &str = "No output available yet because the step is not successfully executed";
 
@@ -300,6 +303,7 @@ impl Automations {
             max_concurrency: req.max_concurrency.clone(),
             max_errors: req.max_errors.clone(),
             cancel_requested: false,
+            cancel_step: None,
             wake_ms: None,
         };
         let stored = self
@@ -428,21 +432,54 @@ impl Automations {
         }
     }
 
-    /// Move the execution one transition on.
+    /// Move the execution one transition on. While a stopped execution runs its onCancel
+    /// step it shows Cancelling.
     async fn advance(&self, scope: &Scope, e: &mut AutomationExecution, rb: &Runbook, now: i64) -> Next {
+        let next = self.transition(scope, e, rb, now).await;
+        if e.cancel_step.is_some() && !e.is_final() {
+            e.status = status::CANCELLING.into();
+        }
+        next
+    }
+
+    async fn transition(&self, scope: &Scope, e: &mut AutomationExecution, rb: &Runbook, now: i64) -> Next {
         if e.cancel_requested {
-            if let Some(step) = e.steps.get_mut(e.current) {
-                if matches!(step.status.as_str(), status::IN_PROGRESS | status::WAITING) {
-                    actions::stop(self, scope, step).await;
-                    step.status = status::CANCELLED.into();
-                    step.end_ms = Some(now);
+            match e.cancel_step {
+                // The step's onCancel target runs, for at most ON_CANCEL_MS, and the
+                // execution then ends Cancelled.
+                Some((target, since)) => {
+                    let ended = e.steps.get(target).is_none_or(|s| status::is_final(&s.status));
+                    if ended || e.current != target || now >= since + ON_CANCEL_MS {
+                        if let Some(step) = e.steps.get_mut(target).filter(|s| !status::is_final(&s.status)) {
+                            actions::stop(self, scope, step).await;
+                            step.status = status::CANCELLED.into();
+                            step.end_ms = Some(now);
+                        }
+                        return self.cancelled(e, rb, now);
+                    }
+                }
+                None => {
+                    let mut on_cancel = None;
+                    if let Some(step) = e.steps.get_mut(e.current) {
+                        if matches!(step.status.as_str(), status::IN_PROGRESS | status::WAITING) {
+                            actions::stop(self, scope, step).await;
+                            step.status = status::CANCELLED.into();
+                            step.end_ms = Some(now);
+                            on_cancel =
+                                step.on_cancel.as_deref().and_then(|t| t.strip_prefix("step:")).map(str::to_owned);
+                        }
+                    }
+                    match on_cancel.and_then(|t| e.step_index(&t)) {
+                        Some(target) => {
+                            e.cancel_step = Some((target, now));
+                            e.current = target;
+                            e.status = status::CANCELLING.into();
+                            return Next::Now;
+                        }
+                        None => return self.cancelled(e, rb, now),
+                    }
                 }
             }
-            e.status = status::CANCELLED.into();
-            e.end_ms = Some(now);
-            e.start_ms.get_or_insert(now);
-            e.outputs = outputs(e, rb);
-            return Next::Done;
         }
         if e.status == status::PENDING {
             let running = match self.store.running_automations(scope).await {
@@ -546,6 +583,16 @@ impl Automations {
                 Next::Now
             }
         }
+    }
+
+    /// End a stopped execution: Cancelled, the steps that did not run left Pending.
+    fn cancelled(&self, e: &mut AutomationExecution, rb: &Runbook, now: i64) -> Next {
+        e.status = status::CANCELLED.into();
+        e.end_ms = Some(now);
+        e.start_ms.get_or_insert(now);
+        e.wake_ms = None;
+        e.outputs = outputs(e, rb);
+        Next::Done
     }
 
     /// A step failed (or timed out): try it again while attempts remain, else end it and
