@@ -414,3 +414,55 @@ mainSteps:
     s = steps(e)
     assert (s["work"]["StepStatus"], s["more"]["StepStatus"], s["cleanup"]["StepStatus"]) == \
         ("Cancelled", "Pending", "Success")
+
+
+def test_loops_for_each_and_do_while(ssm):
+    create(ssm, "loops", """
+schemaVersion: '0.3'
+parameters:
+  Items: {type: StringList, default: [AWS-RunShellScript, AWS-RunPowerShellScript]}
+mainSteps:
+  - name: each
+    action: aws:loop
+    inputs:
+      Iterators: '{{ Items }}'
+      Steps:
+        - name: look
+          action: aws:executeAwsApi
+          inputs: {Service: ssm, Api: GetDocument, Name: '{{ each.CurrentIteratorValue }}'}
+          outputs:
+            - {Name: Name, Selector: $.Name, Type: String}
+        - {name: rest, action: aws:sleep, inputs: {Duration: PT0S}}
+  - name: again
+    action: aws:loop
+    inputs:
+      MaxIterations: 3
+      LoopCondition: {Variable: '{{ status.Status }}', StringEquals: Active}
+      Steps:
+        - name: status
+          action: aws:executeAwsApi
+          inputs: {Service: ssm, Api: DescribeDocument, Name: AWS-RunShellScript}
+          outputs:
+            - {Name: Status, Selector: $.Document.Status, Type: String}
+  - name: after
+    action: aws:sleep
+    inputs: {Duration: '{{ look.Name }}'}
+    onFailure: Continue
+""")
+    id = ssm.start_automation_execution(DocumentName="loops")["AutomationExecutionId"]
+    e = wait_status(ssm, id, {"Success", "Failed"})
+    assert e["AutomationExecutionStatus"] == "Success", e
+    names = [(s["StepName"], s.get("ParentStepDetails", {}).get("Iteration")) for s in e["StepExecutions"]]
+    assert names == [("each", None), ("look", 1), ("rest", 1), ("look", 2), ("rest", 2),
+                     ("again", None), ("status", 1), ("status", 2), ("status", 3), ("after", None)], names
+    looks = [s for s in e["StepExecutions"] if s["StepName"] == "look"]
+    assert [s["Outputs"]["Name"] for s in looks] == [["AWS-RunShellScript"], ["AWS-RunPowerShellScript"]]
+    assert [s["ParentStepDetails"]["IteratorValue"] for s in looks] == ["AWS-RunShellScript", "AWS-RunPowerShellScript"]
+    each = steps(e)["each"]
+    assert each["Outputs"]["CurrentIteration"] == ["2"]
+    assert steps(e)["again"]["Outputs"]["CurrentIteration"] == ["3"]
+    # A step after the loop sees its steps' latest outputs.
+    assert json.loads(steps(e)["after"]["Inputs"]["Duration"]) == "AWS-RunPowerShellScript"
+    inner = ssm.describe_automation_step_executions(
+        AutomationExecutionId=id, Filters=[{"Key": "ParentStepExecutionId", "Values": [each["StepExecutionId"]]}])
+    assert [s["StepName"] for s in inner["StepExecutions"]] == ["look", "rest", "look", "rest"]

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use casement_engine::automation::{is_approver, StartError, StartRequest};
+use casement_engine::automation::{is_approver, looping, StartError, StartRequest};
 use casement_model::automation::{status, AUTOMATION_RESOURCE_TYPE};
 use casement_model::{AutomationExecution, AutomationSignal, StepExecution, Tag, Target};
 use casement_protocol::timefmt::opt_epoch_seconds;
@@ -148,6 +148,43 @@ pub struct StepDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_step: Option<String>,
     pub is_critical: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_step_details: Option<ParentDto>,
+}
+
+/// `ParentStepDetails` of a step that ran inside an aws:loop.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ParentDto {
+    pub step_execution_id: String,
+    pub iteration: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iterator_value: Option<String>,
+    pub action: String,
+    pub step_name: String,
+}
+
+/// Every step execution in order: each step, and after a loop the executions of its
+/// steps, iteration by iteration.
+fn all_steps(e: &AutomationExecution) -> Vec<StepDto> {
+    let mut out = Vec::with_capacity(e.steps.len());
+    for s in &e.steps {
+        out.push(StepDto::from(s));
+        if s.action == "aws:loop" {
+            for c in looping::children(s) {
+                let mut dto = StepDto::from(&c.execution);
+                dto.parent_step_details = Some(ParentDto {
+                    step_execution_id: s.step_execution_id.clone(),
+                    iteration: c.iteration + 1,
+                    iterator_value: c.iterator_value,
+                    action: s.action.clone(),
+                    step_name: s.step_name.clone(),
+                });
+                out.push(dto);
+            }
+        }
+    }
+    out
 }
 
 impl From<&StepExecution> for StepDto {
@@ -175,6 +212,7 @@ impl From<&StepExecution> for StepDto {
             is_end: s.is_end,
             next_step: s.next_step.clone(),
             is_critical: s.is_critical,
+            parent_step_details: None,
         }
     }
 }
@@ -224,7 +262,7 @@ impl From<&AutomationExecution> for ExecutionDto {
             execution_start_time: e.start_ms.or(Some(e.created_ms)),
             execution_end_time: e.end_ms,
             automation_execution_status: e.status.clone(),
-            step_executions: e.steps.iter().map(StepDto::from).collect(),
+            step_executions: all_steps(e),
             step_executions_truncated: false,
             parameters: e.parameters.clone(),
             outputs: e.outputs.clone(),
@@ -463,25 +501,33 @@ pub async fn describe_steps(
     req: DescribeStepsRequest,
 ) -> Result<DescribeStepsResult, ApiError> {
     let e = execution(api, ctx, &req.automation_execution_id).await?;
-    let mut steps: Vec<(usize, &StepExecution)> = e.steps.iter().enumerate().collect();
+    let mut steps: Vec<StepDto> = all_steps(&e);
     for f in req.filters.unwrap_or_default() {
         let vals = f.values;
         let times = vals.iter().map(|v| parse_time(v)).collect::<Result<Vec<_>, _>>();
         match f.key.as_str() {
-            "StepExecutionStatus" => steps.retain(|(_, s)| vals.iter().any(|v| v.eq_ignore_ascii_case(&s.status))),
-            "StepExecutionId" => steps.retain(|(_, s)| vals.contains(&s.step_execution_id)),
-            "StepName" => steps.retain(|(_, s)| vals.contains(&s.step_name)),
-            "Action" => steps.retain(|(_, s)| vals.contains(&s.action)),
+            "StepExecutionStatus" => steps.retain(|s| vals.iter().any(|v| v.eq_ignore_ascii_case(&s.step_status))),
+            "StepExecutionId" => steps.retain(|s| vals.contains(&s.step_execution_id)),
+            "StepName" => steps.retain(|s| vals.contains(&s.step_name)),
+            "Action" => steps.retain(|s| vals.contains(&s.action)),
             "StartTimeBefore" => {
                 let t = times?.into_iter().next();
-                steps.retain(|(_, s)| t.is_none_or(|t| s.start_ms.is_some_and(|st| st < t)));
+                steps.retain(|s| t.is_none_or(|t| s.execution_start_time.is_some_and(|st| st < t)));
             }
             "StartTimeAfter" => {
                 let t = times?.into_iter().next();
-                steps.retain(|(_, s)| t.is_none_or(|t| s.start_ms.is_some_and(|st| st > t)));
+                steps.retain(|s| t.is_none_or(|t| s.execution_start_time.is_some_and(|st| st > t)));
             }
-            // Loops and their iterations do not run here: no step has a parent step.
-            "ParentStepExecutionId" | "ParentStepIteration" | "ParentStepIteratorValue" => steps.clear(),
+            "ParentStepExecutionId" => {
+                steps.retain(|s| s.parent_step_details.as_ref().is_some_and(|p| vals.contains(&p.step_execution_id)))
+            }
+            "ParentStepIteration" => steps
+                .retain(|s| s.parent_step_details.as_ref().is_some_and(|p| vals.contains(&p.iteration.to_string()))),
+            "ParentStepIteratorValue" => steps.retain(|s| {
+                s.parent_step_details
+                    .as_ref()
+                    .is_some_and(|p| p.iterator_value.as_ref().is_some_and(|v| vals.contains(v)))
+            }),
             _ => return Err(ApiError::InvalidFilterKey),
         }
     }
@@ -493,8 +539,9 @@ pub async fn describe_steps(
         None => 0,
         Some(k) => k.parse::<usize>().map_err(|_| pagination::invalid_next_token())?,
     };
-    let page: Vec<StepDto> = steps.iter().skip(after).take(size).map(|(_, s)| StepDto::from(*s)).collect();
-    let next = (after + size < steps.len()).then(|| pagination::encode(&(after + size).to_string()));
+    let total = steps.len();
+    let page: Vec<StepDto> = steps.into_iter().skip(after).take(size).collect();
+    let next = (after + size < total).then(|| pagination::encode(&(after + size).to_string()));
     Ok(DescribeStepsResult { step_executions: page, next_token: next })
 }
 

@@ -94,7 +94,12 @@ pub struct Step {
     pub next_step: Option<String>,
     pub is_critical: bool,
     pub outputs: Vec<StepOutput>,
+    /// An aws:loop's own steps (its `Steps` input), run in order each iteration.
+    pub loop_steps: Vec<Step>,
 }
+
+/// aws:loop runs at most this many iterations.
+pub const MAX_LOOP_ITERATIONS: u64 = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Runbook {
@@ -182,7 +187,9 @@ fn step(s: &Map<String, Value>, i: usize) -> Result<Step, ContentError> {
         Some(_) => return Err(invalid(format!("outputs of step {name} must be a list."))),
     };
     let critical_default = on_failure != OnFailure::Continue;
+    let loop_steps = if action == "aws:loop" { loop_body(&inputs, &name)? } else { Vec::new() };
     Ok(Step {
+        loop_steps,
         max_attempts,
         timeout_seconds: uint("timeoutSeconds")?,
         is_end: boolean("isEnd", false)?,
@@ -195,6 +202,42 @@ fn step(s: &Map<String, Value>, i: usize) -> Result<Step, ContentError> {
         action,
         name,
     })
+}
+
+/// An aws:loop's steps, and the checks of its inputs: `Steps`, and either `Iterators` or
+/// a `LoopCondition`, with `MaxIterations` at most 100.
+fn loop_body(inputs: &Value, name: &str) -> Result<Vec<Step>, ContentError> {
+    let raw = inputs.get("Steps").and_then(Value::as_array).filter(|a| !a.is_empty()).ok_or_else(|| {
+        invalid(format!("Missing required input names. Required=[ [Steps] ], Provided =[ [{}] ].", input_names(inputs)))
+    })?;
+    match (inputs.get("Iterators"), inputs.get("LoopCondition")) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(format!("Step {name} gives both Iterators and LoopCondition; aws:loop takes one.")))
+        }
+        (None, None) => {
+            return Err(invalid(format!("Step {name} needs Iterators or a LoopCondition.")));
+        }
+        (None, Some(c)) => check_choice(c, name)?,
+        (Some(_), None) => {}
+    }
+    if let Some(m) = inputs.get("MaxIterations") {
+        let n = m.as_u64().or_else(|| m.as_str().and_then(|t| t.parse().ok()));
+        if !n.is_some_and(|n| (1..=MAX_LOOP_ITERATIONS).contains(&n)) {
+            return Err(invalid(format!("MaxIterations of step {name} must be from 1 to {MAX_LOOP_ITERATIONS}.")));
+        }
+    }
+    let mut out: Vec<Step> = Vec::with_capacity(raw.len());
+    for (i, s) in raw.iter().enumerate() {
+        let Value::Object(s) = s else {
+            return Err(invalid(format!("Step {} of the loop {name} must be an object.", i + 1)));
+        };
+        let st = step(s, i)?;
+        if st.action == "aws:loop" {
+            return Err(invalid(format!("Step {} in loop {name} is a loop; loops do not nest.", st.name)));
+        }
+        out.push(st);
+    }
+    Ok(out)
 }
 
 /// Check a branch condition (a Choice, or an operand of And/Or/Not).
@@ -254,8 +297,14 @@ impl Runbook {
                 return Err(invalid(format!("Step {} of mainSteps must be an object.", i + 1)));
             };
             let st = step(s, i)?;
-            if steps.iter().any(|x| x.name == st.name) {
-                return Err(invalid(format!("Step name {} is used more than once.", st.name)));
+            let taken =
+                |name: &str| steps.iter().any(|x: &Step| x.name == name || x.loop_steps.iter().any(|l| l.name == name));
+            for name in std::iter::once(&st.name).chain(st.loop_steps.iter().map(|l| &l.name)) {
+                if taken(name)
+                    || st.loop_steps.iter().filter(|l| &l.name == name).count() + usize::from(&st.name == name) > 1
+                {
+                    return Err(invalid(format!("Step name {name} is used more than once.")));
+                }
             }
             steps.push(st);
         }
@@ -349,9 +398,16 @@ impl Runbook {
             return true;
         }
         match r.split_once('.') {
-            Some((step, _)) => self.step(step).is_some(),
+            Some((step, _)) => self.any_step(step).is_some(),
             None => false,
         }
+    }
+
+    /// A step of the runbook or of one of its loops.
+    pub fn any_step(&self, name: &str) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find_map(|s| if s.name == name { Some(s) } else { s.loop_steps.iter().find(|l| l.name == name) })
     }
 }
 

@@ -267,3 +267,27 @@ fn yaml_and_json_render_the_same_document() {
     let again = automation(&yaml).expect("yaml parses");
     assert_eq!(again.value, d.value);
 }
+
+#[test]
+fn loops_are_checked_and_their_steps_are_known() {
+    let looped = |inputs: &str| {
+        format!(
+            "schemaVersion: '0.3'\nmainSteps:\n- name: each\n  action: aws:loop\n  inputs:\n{inputs}      Steps:\n      - {{name: inner, action: aws:sleep, inputs: {{Duration: PT0S}}}}\n- {{name: after, action: aws:sleep, inputs: {{Duration: '{{{{ inner.Nothing }}}}'}}}}\n"
+        )
+    };
+    let d = automation(&looped("      Iterators: [a, b]\n")).expect("valid");
+    let rb = d.runbook().expect("runbook");
+    assert_eq!(rb.steps[0].loop_steps.len(), 1);
+    assert!(rb.any_step("inner").is_some());
+    assert_eq!(
+        err(automation(&looped("      Iterators: [a]\n      LoopCondition: {Variable: x, StringEquals: y}\n"))),
+        "Step each gives both Iterators and LoopCondition; aws:loop takes one."
+    );
+    assert_eq!(err(automation(&looped(""))), "Step each needs Iterators or a LoopCondition.");
+    assert_eq!(
+        err(automation(&looped("      Iterators: [a]\n      MaxIterations: 101\n"))),
+        "MaxIterations of step each must be from 1 to 100."
+    );
+    let dup = looped("      Iterators: [a]\n").replace("name: after", "name: inner");
+    assert_eq!(err(automation(&dup)), "Step name inner is used more than once.");
+}

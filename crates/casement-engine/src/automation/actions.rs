@@ -52,6 +52,7 @@ pub const SUPPORTED: &[&str] = &[
     "aws:assertAwsResourceProperty",
     "aws:invokeLambdaFunction",
     "aws:executeStateMachine",
+    "aws:loop",
 ];
 
 /// How often aws:waitForAwsResourceProperty calls its API again.
@@ -74,7 +75,7 @@ fn step_fails(phase: &str, detail: &str) -> String {
     )
 }
 
-fn input_error(detail: impl AsRef<str>) -> Act {
+pub(super) fn input_error(detail: impl AsRef<str>) -> Act {
     failed(step_fails("validating and resolving the step inputs", detail.as_ref()), "InputValidation", "Action")
 }
 
@@ -621,6 +622,11 @@ pub(super) async fn act(
 /// Stop what a step started elsewhere (its command, its child automation), when the step
 /// is cancelled or times out.
 pub(super) async fn stop(svc: &Automations, scope: &Scope, step: &StepExecution) {
+    if step.action == "aws:loop" {
+        for child in super::looping::children(step).iter().filter(|c| !status::is_final(&c.execution.status)) {
+            Box::pin(stop(svc, scope, &child.execution)).await;
+        }
+    }
     if let Some(id) = step.progress.get("CommandId").and_then(Value::as_str) {
         if let Err(e) = svc.run_command.cancel(scope, id, None).await {
             tracing::warn!(error = %e, command = id, "cancelling an automation's command failed");

@@ -9,6 +9,7 @@
 //! reject, resume, start step, stop), which its driver takes in its next write.
 
 mod actions;
+pub mod looping;
 pub mod select;
 
 use std::collections::{BTreeMap, HashSet};
@@ -539,9 +540,15 @@ impl Automations {
                     e.current = idx + 1;
                     return Next::Now;
                 }
-                let snapshot = e.clone();
+                let act = if def.action == "aws:loop" {
+                    let resolve = |e: &AutomationExecution, v: &Value| resolve_inputs(scope, e, v, now);
+                    looping::step(self, scope, e, idx, &def, &resolve, now).await
+                } else {
+                    let snapshot = e.clone();
+                    actions::act(self, scope, &snapshot, &mut e.steps[idx], &inputs, now).await
+                };
                 let step = &mut e.steps[idx];
-                match actions::act(self, scope, &snapshot, step, &inputs, now).await {
+                match act {
                     actions::Act::Later { wake_ms, waiting } => {
                         let word = if waiting { status::WAITING } else { status::IN_PROGRESS };
                         step.status = word.into();
@@ -733,7 +740,11 @@ fn resolve_inputs(scope: &Scope, e: &AutomationExecution, inputs: &Value, now: i
             _ => {}
         }
         let (step, output) = name.split_once('.')?;
-        let values = e.steps.iter().find(|s| s.step_name == step)?.outputs.get(output)?;
+        let outputs = match e.steps.iter().find(|s| s.step_name == step) {
+            Some(s) => s.outputs.clone(),
+            None => looping::child_outputs(e, step)?,
+        };
+        let values = outputs.get(output)?;
         Some(match values.as_slice() {
             [one] => Value::String(one.clone()),
             many => json!(many),
