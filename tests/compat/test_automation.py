@@ -466,3 +466,44 @@ mainSteps:
     inner = ssm.describe_automation_step_executions(
         AutomationExecutionId=id, Filters=[{"Key": "ParentStepExecutionId", "Values": [each["StepExecutionId"]]}])
     assert [s["StepName"] for s in inner["StepExecutions"]] == ["look", "rest", "look", "rest"]
+
+
+def test_rate_control_runs_one_child_per_target(ssm):
+    create(ssm, "per-value", """
+schemaVersion: '0.3'
+parameters:
+  Wait: {type: String}
+mainSteps:
+  - {name: nap, action: aws:sleep, inputs: {Duration: '{{ Wait }}'}}
+""")
+    parent = ssm.start_automation_execution(
+        DocumentName="per-value", TargetParameterName="Wait", MaxConcurrency="2", MaxErrors="0",
+        Targets=[{"Key": "ParameterValues", "Values": ["PT0S", "PT1S", "PT0S"]}])["AutomationExecutionId"]
+    e = wait_status(ssm, parent, {"Success", "Failed"})
+    assert e["AutomationExecutionStatus"] == "Success", e
+    assert e["ResolvedTargets"] == {"ParameterValues": ["PT0S", "PT1S"], "Truncated": False}
+    assert e["TargetParameterName"] == "Wait" and e["MaxConcurrency"] == "2"
+    kids = ssm.describe_automation_executions(Filters=[{"Key": "ParentExecutionId", "Values": [parent]}])
+    kids = kids["AutomationExecutionMetadataList"]
+    assert len(kids) == 2 and all(k["AutomationExecutionStatus"] == "Success" for k in kids)
+    waits = sorted(ssm.get_automation_execution(AutomationExecutionId=k["AutomationExecutionId"])[
+        "AutomationExecution"]["Parameters"]["Wait"][0] for k in kids)
+    assert waits == ["PT0S", "PT1S"]
+
+    # MaxErrors 0: the first failure stops the rest.
+    failing = ssm.start_automation_execution(
+        DocumentName="per-value", TargetParameterName="Wait", MaxConcurrency="1", MaxErrors="0",
+        Targets=[{"Key": "ParameterValues", "Values": ["bad", "PT0S", "PT1S"]}])["AutomationExecutionId"]
+    e = wait_status(ssm, failing, {"Success", "Failed"})
+    assert e["AutomationExecutionStatus"] == "Failed" and e["FailureMessage"] == "1 of 3 targets failed."
+    kids = ssm.describe_automation_executions(Filters=[{"Key": "ParentExecutionId", "Values": [failing]}])
+    assert len(kids["AutomationExecutionMetadataList"]) == 1
+
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        ssm.start_automation_execution(DocumentName="per-value", TargetParameterName="Nope",
+                                       Targets=[{"Key": "ParameterValues", "Values": ["PT0S"]}])
+    assert code(err)[0] == "InvalidAutomationExecutionParametersException"
+    with pytest.raises(botocore.exceptions.ClientError) as err:
+        ssm.start_automation_execution(DocumentName="per-value", TargetParameterName="Wait",
+                                       Targets=[{"Key": "tag:Role", "Values": ["nothing-has-this"]}])
+    assert code(err)[0] == "InvalidTarget"

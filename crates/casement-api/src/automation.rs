@@ -251,6 +251,26 @@ pub struct ExecutionDto {
     pub max_concurrency: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_errors: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_parameter_name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_targets: Option<ResolvedTargetsDto>,
+}
+
+/// `ResolvedTargets` of a rate-controlled execution.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResolvedTargetsDto {
+    pub parameter_values: Vec<String>,
+    pub truncated: bool,
+}
+
+fn resolved(e: &AutomationExecution) -> Option<ResolvedTargetsDto> {
+    e.target_parameter_name
+        .as_ref()
+        .map(|_| ResolvedTargetsDto { parameter_values: e.resolved_targets.clone(), truncated: false })
 }
 
 impl From<&AutomationExecution> for ExecutionDto {
@@ -274,6 +294,9 @@ impl From<&AutomationExecution> for ExecutionDto {
             current_action: current(e).map(|s| s.action.clone()),
             max_concurrency: e.max_concurrency.clone(),
             max_errors: e.max_errors.clone(),
+            target_parameter_name: e.target_parameter_name.clone(),
+            targets: e.targets.clone(),
+            resolved_targets: resolved(e),
         }
     }
 }
@@ -337,6 +360,12 @@ pub struct MetadataDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
     pub automation_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_parameter_name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_targets: Option<ResolvedTargetsDto>,
 }
 
 #[derive(Debug, Serialize)]
@@ -453,6 +482,9 @@ pub async fn describe(api: &Api, ctx: &Context, req: DescribeRequest) -> Result<
                         .map_err(internal)?
                 };
                 Ok(checks.keeps(&e, &tags).then(|| MetadataDto {
+                    resolved_targets: resolved(&e),
+                    target_parameter_name: e.target_parameter_name.clone(),
+                    targets: e.targets.clone(),
                     current_step_name: current(&e).map(|s| s.step_name.clone()),
                     current_action: current(&e).map(|s| s.action.clone()),
                     automation_execution_id: e.automation_execution_id,

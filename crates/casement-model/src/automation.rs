@@ -130,6 +130,12 @@ pub struct AutomationExecution {
     pub max_concurrency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_errors: Option<String>,
+    /// With rate control (TargetParameterName): the values the targets resolved to, one
+    /// child execution each, and how many children have been started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved_targets: Vec<String>,
+    #[serde(default)]
+    pub children_started: usize,
     /// Set by StopAutomationExecution; the driver ends the execution Cancelled.
     #[serde(default)]
     pub cancel_requested: bool,

@@ -852,6 +852,8 @@ fn automation(id: &str, created_ms: i64) -> casement_model::AutomationExecution 
         targets: vec![],
         max_concurrency: None,
         max_errors: None,
+        resolved_targets: vec![],
+        children_started: 0,
         cancel_requested: false,
         cancel_step: None,
         wake_ms: None,

@@ -238,19 +238,31 @@ impl Automations {
                 doc.document.doc_type.as_str()
             )));
         };
-        if !req.targets.is_empty() || req.target_parameter_name.is_some() {
-            return Err(StartError::InvalidTarget(
-                "Rate control (Targets and TargetParameterName) is not supported by this server yet: start one execution per target."
-                    .into(),
-            ));
-        }
-        let typed = params::resolve(&doc.document.parameters, &req.parameters)
-            .map_err(|e| StartError::InvalidParameters(e.0))?;
+        let rate = self.rate_targets(scope, &req, &doc.document.parameters).await?;
+        let typed = match &rate {
+            // Every target's value must make good parameters, checked now rather than
+            // failing children later.
+            Some((name, values)) => {
+                let mut typed = BTreeMap::new();
+                for v in values {
+                    let mut given = req.parameters.clone();
+                    given.insert(name.clone(), vec![v.clone()]);
+                    typed = params::resolve(&doc.document.parameters, &given)
+                        .map_err(|e| StartError::InvalidParameters(e.0))?;
+                }
+                typed.remove(name);
+                typed
+            }
+            None => params::resolve(&doc.document.parameters, &req.parameters)
+                .map_err(|e| StartError::InvalidParameters(e.0))?,
+        };
         let now = self.now();
         let id = req.execution_id.clone().unwrap_or_else(casement_model::ids::new_uuid);
+        // A rate-controlled parent runs no steps itself: its children do.
         let steps = runbook
             .steps
             .iter()
+            .filter(|_| rate.is_none())
             .map(|s| StepExecution {
                 step_name: s.name.clone(),
                 action: s.action.clone(),
@@ -299,10 +311,12 @@ impl Automations {
             failure_message: None,
             executed_by: req.executed_by.clone(),
             parent_automation_execution_id: req.parent.clone(),
-            target_parameter_name: None,
-            targets: Vec::new(),
-            max_concurrency: req.max_concurrency.clone(),
-            max_errors: req.max_errors.clone(),
+            target_parameter_name: rate.as_ref().map(|(n, _)| n.clone()),
+            targets: req.targets.clone(),
+            max_concurrency: req.max_concurrency.clone().or_else(|| rate.as_ref().map(|_| "10".into())),
+            max_errors: req.max_errors.clone().or_else(|| rate.as_ref().map(|_| "0".into())),
+            resolved_targets: rate.map(|(_, v)| v).unwrap_or_default(),
+            children_started: 0,
             cancel_requested: false,
             cancel_step: None,
             wake_ms: None,
@@ -328,6 +342,52 @@ impl Automations {
             }
         }
         Ok(stored)
+    }
+
+    /// Rate control: the parameter each child gets, and the values the targets resolve
+    /// to (managed nodes for `InstanceIds`, `tag:` and `tag-key`; the values themselves
+    /// for `ParameterValues`).
+    async fn rate_targets(
+        &self,
+        scope: &Scope,
+        req: &StartRequest,
+        declared: &[casement_documents::Parameter],
+    ) -> Result<Option<(String, Vec<String>)>, StartError> {
+        let name = match (&req.target_parameter_name, req.targets.is_empty()) {
+            (None, true) => return Ok(None),
+            (Some(n), false) => n.clone(),
+            _ => {
+                return Err(StartError::InvalidTarget(
+                    "TargetParameterName and Targets go together: give both, or neither.".into(),
+                ))
+            }
+        };
+        if !declared.iter().any(|p| p.name == name) {
+            return Err(StartError::InvalidParameters(format!(
+                "TargetParameterName {name} is not a parameter of the document."
+            )));
+        }
+        let mut values: Vec<String> = Vec::new();
+        for t in &req.targets {
+            let found = match t.key.as_deref() {
+                Some("ParameterValues") => t.values.clone().unwrap_or_default(),
+                Some("ResourceGroup") => {
+                    return Err(StartError::InvalidTarget("Resource groups do not exist on this server.".into()))
+                }
+                _ => crate::targets::nodes(&*self.store, scope, std::slice::from_ref(t))
+                    .await
+                    .map_err(StartError::Store)?,
+            };
+            for v in found {
+                if !values.contains(&v) {
+                    values.push(v);
+                }
+            }
+        }
+        if values.is_empty() {
+            return Err(StartError::InvalidTarget("The targets resolve to no managed nodes or values.".into()));
+        }
+        Ok(Some((name, values)))
     }
 
     /// Queue a signal for a running execution and wake its driver if it runs here.
@@ -422,7 +482,9 @@ impl Automations {
                     let reread = self.now() + self.config.reread.as_millis() as i64;
                     let until = wake.map_or(reread, |w| w.min(reread));
                     let sleep = crate::clock::sleep_until(&*self.clock, until);
-                    let queued = e.status == status::PENDING;
+                    // A queued execution waits for one to end; so does a parent for its
+                    // children.
+                    let queued = e.status == status::PENDING || e.target_parameter_name.is_some();
                     tokio::select! {
                         _ = sleep => {}
                         _ = waker.notified() => {}
@@ -444,6 +506,9 @@ impl Automations {
     }
 
     async fn transition(&self, scope: &Scope, e: &mut AutomationExecution, rb: &Runbook, now: i64) -> Next {
+        if e.target_parameter_name.is_some() {
+            return self.rate_control(scope, e, now).await;
+        }
         if e.cancel_requested {
             match e.cancel_step {
                 // The step's onCancel target runs, for at most ON_CANCEL_MS, and the
@@ -590,6 +655,92 @@ impl Automations {
                 Next::Now
             }
         }
+    }
+
+    /// A rate-controlled parent: start a child per target value, at most MaxConcurrency
+    /// running, none after more than MaxErrors have failed; end when the started ones
+    /// have. A child is counted as started (written) before it is started, and its ID is
+    /// derived from the parent's and its index, so a restart starts no child twice.
+    async fn rate_control(&self, scope: &Scope, e: &mut AutomationExecution, now: i64) -> Next {
+        if e.status == status::PENDING {
+            e.status = status::IN_PROGRESS.into();
+            e.start_ms = Some(now);
+            return Next::Now;
+        }
+        let total = e.resolved_targets.len();
+        let max_concurrency = casement_model::limits::max_concurrency(e.max_concurrency.as_deref(), total);
+        let max_errors = casement_model::limits::max_errors(e.max_errors.as_deref(), total);
+        let (mut running, mut success, mut errors, mut cancelled) = (0, 0, 0, 0);
+        for i in 0..e.children_started {
+            let id = derived_id(&e.automation_execution_id, i as u32);
+            let child = match self.store.get_automation(scope, &id).await {
+                Ok(c) => c,
+                Err(err) => {
+                    tracing::warn!(error = %err, "reading a child automation failed");
+                    return Next::At(Some(now + 1_000));
+                }
+            };
+            let Some(child) = child else {
+                running += 1;
+                if !e.cancel_requested {
+                    let mut parameters = e.parameters.clone();
+                    if let (Some(name), Some(v)) = (&e.target_parameter_name, e.resolved_targets.get(i)) {
+                        parameters.insert(name.clone(), vec![v.clone()]);
+                    }
+                    let req = StartRequest {
+                        execution_id: Some(id),
+                        document_name: e.document_name.clone(),
+                        document_version: Some(e.document_version.clone()),
+                        parameters,
+                        mode: "Auto".into(),
+                        parent: Some(e.automation_execution_id.clone()),
+                        executed_by: e.executed_by.clone(),
+                        ..StartRequest::default()
+                    };
+                    if let Err(err) = Box::pin(self.start(scope, req)).await {
+                        tracing::warn!(error = %err, "starting a child automation failed; retrying");
+                    }
+                }
+                continue;
+            };
+            match child.status.as_str() {
+                status::SUCCESS => success += 1,
+                status::FAILED | status::TIMED_OUT => errors += 1,
+                status::CANCELLED => cancelled += 1,
+                _ => {
+                    running += 1;
+                    if e.cancel_requested && child.status != status::CANCELLING {
+                        let _ = self.stop(scope, &child.automation_execution_id).await;
+                    }
+                }
+            }
+        }
+        let stopping = e.cancel_requested || errors > max_errors;
+        if running == 0 && (stopping || e.children_started == total) {
+            e.end_ms = Some(now);
+            e.status = if e.cancel_requested {
+                status::CANCELLED
+            } else if success == total {
+                status::SUCCESS
+            } else {
+                status::FAILED
+            }
+            .into();
+            if e.status == status::FAILED {
+                e.failure_message = Some(format!(
+                    "{errors} of {total} targets failed{}.",
+                    if cancelled > 0 { format!(" and {cancelled} were cancelled") } else { String::new() }
+                ));
+            }
+            return Next::Done;
+        }
+        if e.cancel_requested {
+            e.status = status::CANCELLING.into();
+        } else if !stopping && running < max_concurrency && e.children_started < total {
+            e.children_started += 1;
+            return Next::Now;
+        }
+        Next::At(Some(now + 1_000))
     }
 
     /// End a stopped execution: Cancelled, the steps that did not run left Pending.

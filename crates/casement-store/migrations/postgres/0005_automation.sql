@@ -8,6 +8,7 @@ CREATE TABLE automation_executions (
     execution_id   TEXT NOT NULL,
     created_ms     BIGINT NOT NULL,
     status         TEXT NOT NULL,
+    rate_control   BOOLEAN NOT NULL DEFAULT false,
     finished       BOOLEAN NOT NULL,
     end_ms         BIGINT,
     owner          TEXT,

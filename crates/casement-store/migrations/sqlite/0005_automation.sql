@@ -1,7 +1,8 @@
 -- Automation executions. Each is its JSON record (`doc`: the runbook, parameters, every
 -- step's status and progress); the columns beside it are what listings order on and
--- what leases and the concurrency limit read. A running execution is driven by one
--- server at a time (`owner` until `lease_until_ms`).
+-- what leases and the concurrency limit read (a rate-controlled parent, which only
+-- starts and follows its children, is not counted). A running execution is driven by
+-- one server at a time (`owner` until `lease_until_ms`).
 
 CREATE TABLE automation_executions (
     account        TEXT NOT NULL,
@@ -9,6 +10,7 @@ CREATE TABLE automation_executions (
     execution_id   TEXT NOT NULL,
     created_ms     INTEGER NOT NULL,
     status         TEXT NOT NULL,
+    rate_control   INTEGER NOT NULL DEFAULT 0,
     finished       INTEGER NOT NULL,
     end_ms         INTEGER,
     owner          TEXT,

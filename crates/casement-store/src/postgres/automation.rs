@@ -30,9 +30,9 @@ impl PgStore {
             return Ok(id);
         }
         tx.execute(
-            "INSERT INTO automation_executions
-               (account, region, execution_id, created_ms, status, finished, end_ms, owner, lease_until_ms, doc)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO automation_executions (account, region, execution_id, created_ms, status, finished,
+               end_ms, owner, lease_until_ms, doc, rate_control)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             &[
                 &scope.account,
                 &scope.region,
@@ -44,6 +44,7 @@ impl PgStore {
                 &owner,
                 &lease_until,
                 &body,
+                &e.target_parameter_name.is_some(),
             ],
         )
         .await?;
@@ -190,7 +191,7 @@ impl PgStore {
         let n: i64 = client
             .query_one(
                 "SELECT count(*) FROM automation_executions
-                 WHERE NOT finished AND account = $1 AND region = $2 AND status <> $3",
+                 WHERE NOT finished AND account = $1 AND region = $2 AND status <> $3 AND NOT rate_control",
                 &[&scope.account, &scope.region, &status::PENDING],
             )
             .await?

@@ -23,9 +23,9 @@ impl SqliteStore {
                 return Ok(id);
             }
             tx.execute(
-                "INSERT INTO automation_executions
-                   (account, region, execution_id, created_ms, status, finished, end_ms, owner, lease_until_ms, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO automation_executions (account, region, execution_id, created_ms, status, finished,
+                   end_ms, owner, lease_until_ms, doc, rate_control)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     scope.account,
                     scope.region,
@@ -36,7 +36,8 @@ impl SqliteStore {
                     e.end_ms,
                     owner,
                     lease_until,
-                    body
+                    body,
+                    e.target_parameter_name.is_some()
                 ],
             )?;
             put_tags(tx, scope, AUTOMATION_RESOURCE_TYPE, &e.automation_execution_id, tags)?;
@@ -189,7 +190,7 @@ impl SqliteStore {
         let n: i64 = conn
             .prepare_cached(
                 "SELECT count(*) FROM automation_executions
-                 WHERE finished = 0 AND account = ?1 AND region = ?2 AND status <> ?3",
+                 WHERE finished = 0 AND account = ?1 AND region = ?2 AND status <> ?3 AND rate_control = 0",
             )?
             .query_row(params![scope.account, scope.region, status::PENDING], |r| r.get(0))?;
         Ok(n as usize)
