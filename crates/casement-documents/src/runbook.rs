@@ -322,11 +322,44 @@ impl Runbook {
             steps,
         };
         rb.check_flow()?;
+        rb.check_circles()?;
         Ok(rb)
     }
 
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// AWS refuses a runbook that can run forever: a circle of steps each of which can
+    /// only go to the next (by nextStep or by order), with no branch or end on the way.
+    fn check_circles(&self) -> Result<(), ContentError> {
+        let next = |i: usize| -> Option<usize> {
+            let s = &self.steps[i];
+            if s.is_end || s.action == "aws:branch" {
+                return None;
+            }
+            match &s.next_step {
+                Some(n) => self.steps.iter().position(|x| &x.name == n),
+                None => (i + 1 < self.steps.len()).then_some(i + 1),
+            }
+        };
+        for start in 0..self.steps.len() {
+            let mut path = vec![start];
+            let mut at = start;
+            while let Some(n) = next(at) {
+                if n == start {
+                    let names: Vec<&str> =
+                        path.iter().chain(std::iter::once(&start)).map(|i| self.steps[*i].name.as_str()).collect();
+                    return Err(invalid(format!("Infinite loop detected: {}", names.join(" -> "))));
+                }
+                if path.contains(&n) || path.len() > self.steps.len() {
+                    break;
+                }
+                path.push(n);
+                at = n;
+            }
+        }
+        Ok(())
     }
 
     fn check_flow(&self) -> Result<(), ContentError> {

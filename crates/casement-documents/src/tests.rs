@@ -291,3 +291,12 @@ fn loops_are_checked_and_their_steps_are_known() {
     let dup = looped("      Iterators: [a]\n").replace("name: after", "name: inner");
     assert_eq!(err(automation(&dup)), "Step name inner is used more than once.");
 }
+
+#[test]
+fn a_runbook_that_can_only_go_round_is_refused() {
+    let circle = "schemaVersion: '0.3'\nmainSteps:\n- {name: a, action: aws:sleep, inputs: {Duration: PT0S}}\n- {name: b, action: aws:sleep, nextStep: a, inputs: {Duration: PT0S}}\n";
+    assert_eq!(err(automation(circle)), "Infinite loop detected: a -> b -> a");
+    // A branch on the way can leave the circle: allowed.
+    let with_exit = "schemaVersion: '0.3'\nmainSteps:\n- {name: a, action: aws:sleep, inputs: {Duration: PT0S}}\n- name: b\n  action: aws:branch\n  inputs: {Choices: [{NextStep: a, Variable: x, StringEquals: y}], Default: c}\n- {name: c, action: aws:sleep, inputs: {Duration: PT0S}}\n";
+    assert!(automation(with_exit).is_ok());
+}
