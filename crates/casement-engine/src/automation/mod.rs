@@ -427,9 +427,17 @@ impl Automations {
     async fn drive(self: &Arc<Self>, scope: &Scope, id: &str, waker: &Notify) {
         let mut runbook: Option<Runbook> = None;
         let mut backoff = Duration::from_millis(50);
+        // The record as this driver last wrote it. Only the driver writes it (the API
+        // queues signals beside it; a server that takes it over makes this driver's
+        // next write fail), so it is read from the store only at the start and after a
+        // failed write.
+        let mut written: Option<AutomationExecution> = None;
         loop {
             let read = async {
-                let e = self.store.get_automation(scope, id).await?;
+                let e = match written.take() {
+                    Some(e) => Some(e),
+                    None => self.store.get_automation(scope, id).await?,
+                };
                 let signals = self.store.automation_signals(scope, id).await?;
                 Ok::<_, StoreError>((e, signals))
             };
@@ -459,7 +467,10 @@ impl Automations {
             let next = self.advance(scope, &mut e, rb, now).await;
             let events = events(scope, now, &e, &before);
             match self.store.put_automation(scope, &e, &self.config.owner, consumed, &events).await {
-                Ok(()) => backoff = Duration::from_millis(50),
+                Ok(()) => {
+                    backoff = Duration::from_millis(50);
+                    written = Some(e.clone());
+                }
                 Err(StoreError::Conflict) => {
                     tracing::info!(execution = id, "another server drives this automation now");
                     return;
