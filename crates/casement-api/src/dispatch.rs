@@ -31,11 +31,7 @@ pub(crate) fn response_body(res: &impl Serialize) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
-/// What an operation that is in SSM's model but not served here answers: what AWS answers
-/// for an operation it does not have (the README lists them).
-pub fn not_served(op: &str) -> ApiError {
-    ApiError::UnknownOperation(Some(format!("Operation {op} is not supported by this server yet")))
-}
+pub use casement_protocol::awsjson::not_served;
 
 /// The served operations, listed once: [`dispatch`] and [`is_served`] both come from here.
 macro_rules! operations {

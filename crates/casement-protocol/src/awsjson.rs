@@ -11,14 +11,25 @@ pub const TARGET_PREFIX: &str = "AmazonSSM.";
 /// payloads and parameters) stay far below this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The operation named by `X-Amz-Target`, if it is one of SSM's.
+/// The operation named by `X-Amz-Target`, if it is one this server knows (in its model).
+/// Another `AmazonSSM.` operation is answered as one this server does not serve.
 pub fn operation_from_target(target: Option<&str>) -> Result<&str, ApiError> {
     let op = target.and_then(|t| t.strip_prefix(TARGET_PREFIX)).ok_or(ApiError::UnknownOperation(None))?;
     if crate::validate::model().has_operation(op) {
         Ok(op)
+    } else if !op.is_empty() && op.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Err(not_served(op))
     } else {
         Err(ApiError::UnknownOperation(None))
     }
+}
+
+/// What an SSM operation this server does not serve answers: AWS's answer for an
+/// operation it does not have, saying which and why.
+pub fn not_served(op: &str) -> ApiError {
+    ApiError::UnknownOperation(Some(format!(
+        "Operation {op} is not supported by this server: Casement serves SSM's Maintenance Windows, Run Command, managed node, Documents and Automation operations (see its README)."
+    )))
 }
 
 /// Parse a request body: empty means `{}`; anything else must be one JSON value.

@@ -21,6 +21,8 @@ static X_AMZ_DATE: http::HeaderName = http::HeaderName::from_static("x-amz-date"
 /// SSM rejects requests whose `X-Amz-Date` is more than five minutes from its clock
 /// (unlike the fifteen minutes of most services): seen in real SSM error messages.
 pub const MAX_SKEW_SECS: i64 = 5 * 60;
+/// A session token, sent (and signed) by clients using temporary credentials.
+static X_AMZ_SECURITY_TOKEN: http::HeaderName = http::HeaderName::from_static("x-amz-security-token");
 const AMZ_DATE_FMT: &str = "%Y%m%dT%H%M%SZ";
 
 /// Where an access key ID's secret and owning account come from.
@@ -337,9 +339,16 @@ impl<C: CredentialStore> Verifier<C> {
         let Some(cred) = known else {
             return Err(ApiError::UnrecognizedClient("The security token included in the request is invalid.".into()));
         };
+        // Casement issues no session credentials (yet): any security token is one it did
+        // not issue, which AWS refuses whether or not it is signed.
+        if headers.contains_key(&X_AMZ_SECURITY_TOKEN) {
+            return Err(ApiError::UnrecognizedClient("The security token included in the request is invalid.".into()));
+        }
 
-        let skew = (now - when).num_seconds();
-        if skew > MAX_SKEW_SECS {
+        // In milliseconds: a date 300.5 s away is outside the five minutes.
+        let skew_ms = (now - when).num_milliseconds();
+        let max_ms = MAX_SKEW_SECS * 1000;
+        if skew_ms > max_ms {
             let floor = now - chrono::Duration::seconds(MAX_SKEW_SECS);
             return Err(ApiError::InvalidSignature(format!(
                 "Signature expired: {amz_date} is now earlier than {} ({} - 5 min.)",
@@ -347,7 +356,7 @@ impl<C: CredentialStore> Verifier<C> {
                 now.format(AMZ_DATE_FMT)
             )));
         }
-        if skew < -MAX_SKEW_SECS {
+        if skew_ms < -max_ms {
             let ceil = now + chrono::Duration::seconds(MAX_SKEW_SECS);
             return Err(ApiError::InvalidSignature(format!(
                 "Signature not yet current: {amz_date} is still later than {} ({} + 5 min.)",
@@ -361,7 +370,10 @@ impl<C: CredentialStore> Verifier<C> {
         let expected = signature(key, amz_date, (auth.date, auth.region, auth.service), &canonical_hash);
         // Compare the 32 raw bytes, in constant time.
         let mut given = [0u8; 32];
-        let decoded = auth.signature.len() == 64 && hex::decode_to_slice(auth.signature, &mut given).is_ok();
+        // AWS compares the lower-case hex it computes: upper-case hex does not match.
+        let lower_hex = auth.signature.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let decoded =
+            auth.signature.len() == 64 && lower_hex && hex::decode_to_slice(auth.signature, &mut given).is_ok();
         if decoded && bool::from(expected.as_slice().ct_eq(given.as_slice())) {
             Ok(Caller {
                 account_id: cred.account_id.clone(),

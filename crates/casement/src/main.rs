@@ -47,7 +47,8 @@ fn init_tracing(format: &cli::LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
-        cli::LogFormat::Text => builder.init(),
+        // Colour only for a person at a terminal: a file or a pipe gets plain text.
+        cli::LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
         cli::LogFormat::Json => builder.with_ansi(false).init(),
     }
 }

@@ -48,3 +48,30 @@ async fn health_metrics_and_graceful_shutdown() {
     let exit = s.wait_exit(10).expect("the server stops on SIGTERM");
     assert!(exit.success(), "{exit:?}");
 }
+
+/// Logs written to a file or a pipe are plain text: no terminal colour codes.
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_casement"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("CASEMENT_ACCESS_KEY_ID", crate::common::AKID)
+        .env("CASEMENT_SECRET_ACCESS_KEY", crate::common::SECRET)
+        .env("CASEMENT_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let line = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("casement listening"))
+        .expect("the server logs that it listens");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!line.contains('\u{1b}'), "colour codes in a piped log: {line:?}");
+    assert!(line.contains("INFO"), "{line}");
+}

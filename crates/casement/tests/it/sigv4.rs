@@ -99,3 +99,43 @@ async fn accept_any_mode_takes_any_well_formed_signature() {
     let r = s.raw("POST", "/", &headers(&s, "DescribeMaintenanceWindows"), b"{}").await;
     assert_eq!(r.error_type().as_deref(), Some("MissingAuthenticationTokenException"));
 }
+
+/// Edges a hostile client found: a security token Casement never issued, upper-case hex
+/// in the signature, a date just over five minutes ahead.
+#[tokio::test]
+async fn tokens_case_and_skew_edges_are_refused() {
+    let s = Server::start();
+    let body = b"{}";
+    let now = chrono::Utc::now();
+    // A security token, signed with the request: refused as AWS refuses a token it did
+    // not issue.
+    let mut h = headers(&s, "DescribeMaintenanceWindows");
+    h.insert("x-amz-security-token", "FwoGZXIvYXdzEBogus".parse().unwrap());
+    sign(&mut h, body, &cred(SECRET), "us-east-1", "ssm", now);
+    let r = s.raw("POST", "/", &h, body).await;
+    assert_eq!(r.error_type().as_deref(), Some("UnrecognizedClientException"));
+    assert_eq!(r.message(), "The security token included in the request is invalid.");
+
+    // The right signature in upper-case hex does not match.
+    let mut h = headers(&s, "DescribeMaintenanceWindows");
+    sign(&mut h, body, &cred(SECRET), "us-east-1", "ssm", now);
+    let auth = h.get("authorization").unwrap().to_str().unwrap().to_owned();
+    let (head, sig) = auth.rsplit_once("Signature=").unwrap();
+    let upper = format!("{head}Signature={}", sig.to_ascii_uppercase());
+    assert_ne!(upper, auth);
+    let ok = s.raw("POST", "/", &h, body).await;
+    assert_eq!(ok.status, 200, "the lower-case original is accepted");
+    h.insert("authorization", upper.parse().unwrap());
+    let r = s.raw("POST", "/", &h, body).await;
+    assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
+
+    // 301 s ahead of the server's clock, counted in milliseconds: X-Amz-Date has whole
+    // seconds, so a date one second past the next whole second is between 300 and 301 s
+    // ahead, which whole-second arithmetic would round down to 300 and accept.
+    let whole = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
+    let mut h = headers(&s, "DescribeMaintenanceWindows");
+    sign(&mut h, body, &cred(SECRET), "us-east-1", "ssm", whole + chrono::Duration::seconds(301));
+    let r = s.raw("POST", "/", &h, body).await;
+    assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
+    assert!(r.message().starts_with("Signature not yet current"), "{}", r.message());
+}

@@ -143,6 +143,10 @@ async fn malformed_ids_and_wrong_types() {
     assert_eq!(r.error_type().as_deref(), Some("UnknownOperationException"));
     assert!(r.header("x-amzn-requestid").is_some_and(|v| v.len() == 36));
     assert_eq!(r.header("content-type"), Some("application/x-amz-json-1.1"));
+    // An SSM operation this server does not serve says which, and that it is not served.
+    let r = s.call("ListAssociations", "{}").await;
+    assert_eq!(r.error_type().as_deref(), Some("UnknownOperationException"));
+    assert!(r.message().starts_with("Operation ListAssociations is not supported by this server"), "{}", r.message());
 }
 
 #[tokio::test]
