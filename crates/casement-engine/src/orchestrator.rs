@@ -24,6 +24,14 @@ use crate::{events, targets, Inner};
 
 pub const NO_TASKS: &str = "No tasks to execute.";
 pub const TASKS_FAILED: &str = "One or more tasks in the orchestration failed.";
+/// A task timed out without the window reaching its cutoff (its invocations did: a node
+/// that never took its command, a function that ran too long).
+pub const TASKS_TIMED_OUT: &str = "One or more tasks in the orchestration timed out.";
+/// CANCEL_TASK at the cutoff cancelled the task's running invocations.
+pub const CANCELLED_AT_CUTOFF: &str =
+    "The maintenance window reached its cutoff and the task's CANCEL_TASK behavior cancelled its running invocations.";
+/// A task whose invocations failed without saying why.
+pub const INVOCATIONS_FAILED: &str = "One or more invocations of this task failed.";
 pub const WINDOW_TIMED_OUT: &str = "The maintenance window reached its cutoff before all tasks could run.";
 pub const TASK_CUT_OFF: &str = "The maintenance window reached its cutoff before all invocations of this task started.";
 pub const MAX_ERRORS_REACHED: &str = "The task exceeded its MaxErrors limit; no further invocations were started.";
@@ -103,8 +111,10 @@ pub(crate) async fn drive(inner: Arc<Inner>, scope: Scope, mut exec: WindowExecu
         (ExecutionStatus::Cancelled, None)
     } else if done.values().any(|t| t.status == ExecutionStatus::Failed) {
         (ExecutionStatus::Failed, Some(TASKS_FAILED))
-    } else if cut_off || done.values().any(|t| t.status == ExecutionStatus::TimedOut) {
+    } else if cut_off {
         (ExecutionStatus::TimedOut, Some(WINDOW_TIMED_OUT))
+    } else if done.values().any(|t| t.status == ExecutionStatus::TimedOut) {
+        (ExecutionStatus::TimedOut, Some(TASKS_TIMED_OUT))
     } else {
         (ExecutionStatus::Success, None)
     };
@@ -214,17 +224,17 @@ async fn run_task(
     let cutoff = exec.cutoff_ms();
     let run = Arc::new(TaskRun { inner, scope, exec, task, te });
 
-    let mut finals: Vec<ExecutionStatus> = Vec::new();
+    let mut finals: Vec<Ended> = Vec::new();
     let mut in_flight = FuturesUnordered::new();
     let mut launched = existing.len();
     for inv in existing {
         if inv.status.is_final() {
-            finals.push(inv.status);
+            finals.push((inv.status, inv.status_details));
         } else {
             in_flight.push(invoke(run.clone(), inv, None));
         }
     }
-    let errors = |finals: &[ExecutionStatus]| finals.iter().filter(|s| **s != ExecutionStatus::Success).count();
+    let errors = |finals: &[Ended]| finals.iter().filter(|(s, _)| *s != ExecutionStatus::Success).count();
     let mut stopped_by_errors = false;
     loop {
         while in_flight.len() < concurrency && launched < n {
@@ -244,12 +254,15 @@ async fn run_task(
         }
         let more_to_start = launched < n && !stopped_by_errors;
         tokio::select! {
-            Some(status) = in_flight.next() => finals.push(status),
+            Some(ended) = in_flight.next() => finals.push(ended),
             _ = sleep_until(&*run.inner.clock, cutoff), if cancel_at_cutoff && more_to_start && run.inner.clock.now_ms() < cutoff => {}
         }
     }
 
-    let (status, details) = if finals.contains(&ExecutionStatus::Cancelled) {
+    let has = |status: ExecutionStatus| finals.iter().any(|(s, _)| *s == status);
+    // What the first invocation that ended so said, for the task's StatusDetails.
+    let said = |status: ExecutionStatus| finals.iter().find(|(s, _)| *s == status).and_then(|(_, d)| d.clone());
+    let (status, details): (ExecutionStatus, Option<String>) = if has(ExecutionStatus::Cancelled) {
         // A cancelled command: the window execution was cancelled, or the cutoff
         // cancelled it (CANCEL_TASK), which AWS reports as TIMED_OUT.
         let cancelled = matches!(
@@ -259,23 +272,25 @@ async fn run_task(
         if cancelled {
             (ExecutionStatus::Cancelled, None)
         } else {
-            (ExecutionStatus::TimedOut, None)
+            (ExecutionStatus::TimedOut, Some(CANCELLED_AT_CUTOFF.into()))
         }
-    } else if finals.contains(&ExecutionStatus::Failed) || stopped_by_errors {
-        (ExecutionStatus::Failed, stopped_by_errors.then_some(MAX_ERRORS_REACHED))
+    } else if stopped_by_errors {
+        (ExecutionStatus::Failed, Some(MAX_ERRORS_REACHED.into()))
+    } else if has(ExecutionStatus::Failed) {
+        (ExecutionStatus::Failed, said(ExecutionStatus::Failed).or_else(|| Some(INVOCATIONS_FAILED.into())))
     } else if launched < n {
-        (ExecutionStatus::TimedOut, Some(TASK_CUT_OFF))
-    } else if finals.contains(&ExecutionStatus::TimedOut) {
-        (ExecutionStatus::TimedOut, None)
-    } else if finals.iter().any(|s| *s != ExecutionStatus::Success) {
-        (ExecutionStatus::Failed, None)
+        (ExecutionStatus::TimedOut, Some(TASK_CUT_OFF.into()))
+    } else if has(ExecutionStatus::TimedOut) {
+        (ExecutionStatus::TimedOut, said(ExecutionStatus::TimedOut))
+    } else if finals.iter().any(|(s, _)| *s != ExecutionStatus::Success) {
+        (ExecutionStatus::Failed, Some(INVOCATIONS_FAILED.into()))
     } else {
         (ExecutionStatus::Success, None)
     };
     let inner = &run.inner;
     let mut te = run.te.clone();
     te.status = status;
-    te.status_details = details.map(str::to_owned);
+    te.status_details = details;
     te.end_ms = Some(inner.clock.now_ms());
     let ev = events::task(&run.scope, inner.clock.now_ms(), &run.exec.window_id, &te);
     inner.save(&run.scope, vec![Change::Task(te.clone()), Change::Event(ev)]).await;
@@ -334,7 +349,10 @@ async fn cancel_trigger(run: &TaskRun) {
 
 /// Run one invocation — or, after a restart (`request` is `None`), pick it up — and
 /// record how it ended.
-async fn invoke(run: Arc<TaskRun>, mut inv: TaskInvocation, request: Option<Request>) -> ExecutionStatus {
+/// How an invocation ended: its status and StatusDetails.
+type Ended = (ExecutionStatus, Option<String>);
+
+async fn invoke(run: Arc<TaskRun>, mut inv: TaskInvocation, request: Option<Request>) -> Ended {
     let (inner, scope, te) = (&run.inner, &run.scope, &run.te);
     let resumed = request.is_none();
     let req = request.unwrap_or_else(|| {
@@ -386,5 +404,5 @@ async fn invoke(run: Arc<TaskRun>, mut inv: TaskInvocation, request: Option<Requ
     inv.end_ms = Some(inner.clock.now_ms());
     let ev = events::invocation(scope, inner.clock.now_ms(), &run.exec.window_id, &inv);
     inner.save(scope, vec![Change::Invocation(inv.clone()), Change::Event(ev)]).await;
-    inv.status
+    (inv.status, inv.status_details)
 }

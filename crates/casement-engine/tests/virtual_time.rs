@@ -299,7 +299,10 @@ async fn next_group_runs_whatever_the_last_groups_outcome() {
     let e = w.only_execution(&id).await;
     assert_eq!(e.status, ExecutionStatus::Failed);
     assert_eq!(e.status_details.as_deref(), Some("One or more tasks in the orchestration failed."));
-    assert_eq!(w.task_of(&e, &first).await.status, ExecutionStatus::Failed);
+    let failed = w.task_of(&e, &first).await;
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    // A failed task says why: what its (first) failed invocation said.
+    assert_eq!(failed.status_details.as_deref(), Some("scripted failure"));
     assert_eq!(w.task_of(&e, &second).await.status, ExecutionStatus::Success);
     let inv = w.invocations(&w.task_of(&e, &first).await).await;
     assert_eq!(inv[0].status_details.as_deref(), Some("scripted failure"));
@@ -941,4 +944,26 @@ async fn a_fleet_command_wakes_every_waiting_poll() {
             (cmd.command_id.as_str(), node.as_str())
         );
     }
+}
+
+/// A node that never takes its command: the invocation and the task say DeliveryTimedOut
+/// and the window says a task timed out, not that the window reached its cutoff (it did
+/// not: the delivery timeout of 10 minutes passed long before it).
+#[tokio::test(start_paused = true)]
+async fn a_command_never_delivered_says_so_up_to_the_window() {
+    let w = World::new(ok(MIN)).await;
+    let nodes = w.managed_nodes(1).await;
+    let id = w.due_window(6, 1).await;
+    let t = w.run_command_task(&id, &nodes, None).await;
+    // No agent polls for the node.
+    let _rc = w.start_run_command(&[], MIN);
+    w.run_until(T0 + 2 * HOUR).await;
+    let e = w.only_execution(&id).await;
+    assert_eq!(e.status, ExecutionStatus::TimedOut, "{e:?}");
+    assert_eq!(e.status_details.as_deref(), Some(casement_engine::orchestrator::TASKS_TIMED_OUT));
+    let te = w.task_of(&e, &t).await;
+    assert_eq!((te.status, te.status_details.as_deref()), (ExecutionStatus::TimedOut, Some("DeliveryTimedOut")));
+    let inv = &w.invocations(&te).await[0];
+    assert_eq!((inv.status, inv.status_details.as_deref()), (ExecutionStatus::TimedOut, Some("DeliveryTimedOut")));
+    assert!(e.end_ms.unwrap() < T0 + HOUR, "it ended with the delivery timeout, well before the cutoff");
 }
