@@ -85,7 +85,7 @@ impl LambdaRunner {
                 request_id: out.request_id().map(str::to_owned),
             }),
             Err(e) => Err((
-                format!("Lambda Invoke failed: {}", aws_sdk_lambda::error::DisplayErrorContext(&e)),
+                super::aws::sdk_error("Lambda Invoke", &e),
                 e.raw_response().and_then(|r| r.headers().get("x-amzn-RequestId")).map(str::to_owned),
             )),
         }

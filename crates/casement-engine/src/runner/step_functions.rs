@@ -66,9 +66,7 @@ impl StepFunctionsRunner {
             self.client(region).start_execution().state_machine_arn(state_machine_arn).name(name).set_input(input);
         match call.send().await {
             Ok(out) => Ok(out.execution_arn().to_owned()),
-            Err(e) => {
-                Err(format!("Step Functions StartExecution failed: {}", aws_sdk_sfn::error::DisplayErrorContext(&e)))
-            }
+            Err(e) => Err(super::aws::sdk_error("Step Functions StartExecution", &e)),
         }
     }
 
@@ -86,9 +84,7 @@ impl StepFunctionsRunner {
                 start_date: out.start_date().as_secs_f64(),
                 stop_date: out.stop_date().map(|d| d.as_secs_f64()),
             }),
-            Err(e) => {
-                Err(format!("Step Functions DescribeExecution failed: {}", aws_sdk_sfn::error::DisplayErrorContext(&e)))
-            }
+            Err(e) => Err(super::aws::sdk_error("Step Functions DescribeExecution", &e)),
         }
     }
 }
@@ -107,10 +103,7 @@ impl Runner for StepFunctionsRunner {
             .set_input(input.clone());
         match call.send().await {
             Ok(out) => Started::Running(out.execution_arn().to_owned()),
-            Err(e) => Started::Done(Outcome::failed(
-                format!("Step Functions StartExecution failed: {}", aws_sdk_sfn::error::DisplayErrorContext(&e)),
-                None,
-            )),
+            Err(e) => Started::Done(Outcome::failed(super::aws::sdk_error("Step Functions StartExecution", &e), None)),
         }
     }
 
@@ -141,13 +134,7 @@ impl Runner for StepFunctionsRunner {
                 Err(e) => {
                     transient_errors += 1;
                     if transient_errors >= 30 {
-                        return Outcome::failed(
-                            format!(
-                                "Step Functions DescribeExecution failed: {}",
-                                aws_sdk_sfn::error::DisplayErrorContext(&e)
-                            ),
-                            id,
-                        );
+                        return Outcome::failed(super::aws::sdk_error("Step Functions DescribeExecution", &e), id);
                     }
                 }
             }

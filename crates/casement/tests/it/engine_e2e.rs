@@ -352,6 +352,35 @@ async fn failing_functions_and_state_machines_fail_the_window() {
     }
 }
 
+/// An endpoint that answers HTTP 500 with a web page: the StatusDetails says so in
+/// words, once, with no Rust debug output.
+#[tokio::test]
+async fn a_failing_endpoint_is_described_in_words() {
+    let fake = FakeAws::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = spawn(&fake, &dir.path().join("data"), &dir.path().join("events.jsonl"));
+    let c = server.sdk();
+    let id = window(&c, "proxy-down", 2).await;
+    lambda_task(&c, &id, vec![target("InstanceIds", &["i-00000000000000001"])], r#"{"please":"html500"}"#).await;
+    let e = &wait_for_executions(&c, &id, 1, 40).await[0];
+    assert_eq!(e.status(), Some(&Status::Failed));
+    let exec_id = e.window_execution_id().unwrap();
+    let tasks = c.describe_maintenance_window_execution_tasks().window_execution_id(exec_id).send().await.unwrap();
+    let task = tasks.window_execution_task_identities()[0].task_execution_id().unwrap();
+    let invs = c
+        .describe_maintenance_window_execution_task_invocations()
+        .window_execution_id(exec_id)
+        .task_id(task)
+        .send()
+        .await
+        .unwrap();
+    let details = invs.window_execution_task_invocation_identities()[0].status_details().unwrap();
+    assert_eq!(
+        details,
+        "Lambda Invoke failed: HTTP 500, not an answer of the service: <html><body><h1>500 Internal Server Error</h1></body></html>"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_shows_cancelling_until_running_work_ends() {
     let fake = FakeAws::start().await;

@@ -109,6 +109,14 @@ async fn handle(
         let function = percent_decode(rest.trim_end_matches("/invocations"));
         let qualifier = query.strip_prefix("Qualifier=").map(str::to_owned);
         seen.lock().unwrap().lambda.push((function, qualifier, client_context, text.clone()));
+        if text.contains("html500") {
+            // A proxy in front of the service failing: not the service's JSON at all.
+            return Response::builder()
+                .status(500)
+                .header("content-type", "text/html")
+                .body(Full::new(Bytes::from_static(b"<html><body><h1>500 Internal Server Error</h1></body></html>")))
+                .unwrap();
+        }
         if text.contains("fail") {
             return reply(
                 200,
