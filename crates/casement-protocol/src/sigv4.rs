@@ -234,12 +234,59 @@ pub struct Verifier<C> {
     pub credentials: C,
     pub mode: AuthMode,
     pub default_account: String,
+    /// The Regions this server serves (`None`: any well-formed Region name). A scope
+    /// outside them is refused as AWS refuses a Region it does not serve, rather than
+    /// opening an empty namespace for a typo.
+    regions: Option<std::collections::HashSet<String>>,
     cache: SigningKeyCache,
 }
 
+/// AWS's commercial Regions: what `casement serve` serves unless told otherwise.
+pub const COMMERCIAL_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+];
+
 impl<C: CredentialStore> Verifier<C> {
     pub fn new(credentials: C, mode: AuthMode, default_account: String) -> Self {
-        Self { credentials, mode, default_account, cache: SigningKeyCache::default() }
+        Self { credentials, mode, default_account, regions: None, cache: SigningKeyCache::default() }
+    }
+
+    /// Serve only these Regions.
+    pub fn with_regions(mut self, regions: impl IntoIterator<Item = String>) -> Self {
+        self.regions = Some(regions.into_iter().collect());
+        self
     }
 
     /// Verify one request. `path` is the raw (still percent-encoded) request path.
@@ -309,7 +356,7 @@ impl<C: CredentialStore> Verifier<C> {
                 services[0]
             )));
         }
-        if !valid_region(auth.region) {
+        if !valid_region(auth.region) || self.regions.as_ref().is_some_and(|r| !r.contains(auth.region)) {
             return Err(ApiError::InvalidSignature(format!(
                 "Credential should be scoped to a valid region, not '{}'. ",
                 auth.region

@@ -146,6 +146,10 @@ pub struct ServeArgs {
     /// Do not run windows: serve the API only.
     #[arg(long, env = "CASEMENT_NO_ENGINE")]
     pub no_engine: bool,
+    /// The Regions served, comma-separated (`any`: every well-formed Region name). A
+    /// request scoped to another Region is refused, as AWS refuses one it does not serve.
+    #[arg(long, env = "CASEMENT_REGIONS", default_value = "commercial")]
+    pub regions: String,
     /// Most automation executions running at once per account and Region (AWS: 100);
     /// the rest wait, Pending, until one ends.
     #[arg(long, env = "CASEMENT_AUTOMATION_CONCURRENCY", default_value_t = 100)]

@@ -96,7 +96,13 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
     };
     let state = Arc::new(AppState {
         api: Api::new(store, config, signals, run_command, automations),
-        verifier: Verifier::new(credentials, mode, args.account_id.clone()),
+        verifier: match args.regions.as_str() {
+            "any" => Verifier::new(credentials, mode, args.account_id.clone()),
+            "commercial" => Verifier::new(credentials, mode, args.account_id.clone())
+                .with_regions(sigv4::COMMERCIAL_REGIONS.iter().map(|r| r.to_string())),
+            list => Verifier::new(credentials, mode, args.account_id.clone())
+                .with_regions(list.split(',').map(|r| r.trim().to_owned()).filter(|r| !r.is_empty())),
+        },
         metrics: Metrics::new(),
     });
     state.api.automations.set_ssm_api(Arc::new(LocalSsm { state: Arc::downgrade(&state) }));

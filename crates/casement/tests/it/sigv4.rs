@@ -139,3 +139,19 @@ async fn tokens_case_and_skew_edges_are_refused() {
     assert_eq!(r.error_type().as_deref(), Some("InvalidSignatureException"));
     assert!(r.message().starts_with("Signature not yet current"), "{}", r.message());
 }
+
+/// A well-formed Region this server does not serve is refused, not given an empty
+/// namespace of its own; `--regions` names the ones served.
+#[tokio::test]
+async fn only_served_regions_are_accepted() {
+    let s = Server::start();
+    let err = s.sdk_as(AKID, SECRET, "xx-fake-1").describe_maintenance_windows().send().await.unwrap_err();
+    assert_eq!(code(&err), "InvalidSignatureException");
+    assert!(format!("{err:?}").contains("Credential should be scoped to a valid region, not 'xx-fake-1'"), "{err:?}");
+    s.sdk_as(AKID, SECRET, "eu-west-3").describe_maintenance_windows().send().await.expect("a commercial Region");
+
+    let only = Server::start_with(&["--regions", "xx-fake-1,us-east-1"]);
+    only.sdk_as(AKID, SECRET, "xx-fake-1").describe_maintenance_windows().send().await.expect("listed");
+    let err = only.sdk_as(AKID, SECRET, "eu-west-3").describe_maintenance_windows().send().await.unwrap_err();
+    assert_eq!(code(&err), "InvalidSignatureException");
+}
