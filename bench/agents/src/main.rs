@@ -118,7 +118,7 @@ async fn main() {
             loop {
                 let req = GetMessagesRequest {
                     destination: agent.identity.instance_id.clone(),
-                    messages_request_id: String::new(),
+                    messages_request_id: uuid::Uuid::new_v4().to_string(),
                     visibility_timeout_in_seconds: Some(10),
                 };
                 let resp = match agent.call::<_, GetMessagesResponse>(&get, &req, Duration::from_secs(30)).await {

@@ -20,6 +20,8 @@ use crate::error::{ApiError, Violations};
 use crate::pattern::Pattern;
 
 const MODEL_JSON: &str = include_str!("../model/ssm.json");
+/// The agent-facing operations, which SSM's public model does not have.
+const AGENT_MODEL_JSON: &str = include_str!("../model/agent.json");
 
 #[derive(Deserialize)]
 struct RawModel {
@@ -64,6 +66,12 @@ pub struct Model {
 pub fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| Model::parse(MODEL_JSON).expect("the embedded SSM model is valid"))
+}
+
+/// The agents' operations, validated like every other request.
+pub fn agent_model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| Model::parse(AGENT_MODEL_JSON).expect("the embedded agent model is valid"))
 }
 
 impl Model {

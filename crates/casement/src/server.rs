@@ -371,6 +371,7 @@ async fn agent_call(
     }
     let api = &state.api;
     if op == casement_protocol::agent::REGISTER {
+        validate_agent(op, body)?;
         return casement_api::agent::register(api, now.timestamp_millis(), body).await;
     }
     let auth = Authorization::parse(sigv4::authorization_header(headers)?)?;
@@ -390,12 +391,23 @@ async fn agent_call(
         &auth,
         &node.credential,
     )?;
+    validate_agent(op, body)?;
     let ctx = Context {
         scope: node.node.scope.clone(),
         principal: node.node.instance_id.clone(),
         now_ms: now.timestamp_millis(),
     };
     casement_api::agent::dispatch(api, &ctx, &node.node, op, body).await
+}
+
+/// An agent's request checked against the agent operations' model, as every other
+/// request is against SSM's (an operation the model lacks is dispatch's to refuse).
+fn validate_agent(op: &str, body: &[u8]) -> Result<(), ApiError> {
+    let model = validate::agent_model();
+    if !model.has_operation(op) {
+        return Ok(());
+    }
+    model.validate_input(op, &awsjson::parse_body(body)?)
 }
 
 fn json_response(

@@ -235,9 +235,11 @@ async fn registration_is_refused_past_the_limit_or_expiry_and_after_deregistrati
         )
         .await;
     assert_eq!(r.error_type().as_deref(), Some("InvalidActivation"));
+    // Malformed ones do not reach the activation: AWS's agent model says how long each is.
     let r =
         s.raw_json("AmazonSSM.RegisterManagedInstance", &json!({"ActivationCode": "x", "ActivationId": "nope"})).await;
-    assert_eq!(r.error_type().as_deref(), Some("InvalidActivationId"));
+    assert_eq!(r.error_type().as_deref(), Some("ValidationException"));
+    assert!(r.message().starts_with("2 validation errors detected"), "{}", r.message());
 
     // An activation past its expiry refuses registration.
     let exp = aws_sdk_ssm::primitives::DateTime::from_secs(chrono::Utc::now().timestamp() + 2);
@@ -289,13 +291,17 @@ async fn a_node_reaches_only_its_own_messages() {
     let command_id = cmd.command().unwrap().command_id().unwrap();
     let other_message = format!("aws.ssm.{command_id}.{b}");
     let calls = [
-        ("GetMessages", json!({"Destination": b, "MessagesRequestId": "x"})),
+        ("GetMessages", json!({"Destination": b, "MessagesRequestId": "5f0c2a8e-1111-4b6e-9c3d-000000000001"})),
         ("AcknowledgeMessage", json!({"MessageId": other_message})),
         (
             "SendReply",
-            json!({"MessageId": other_message, "ReplyId": "r", "Payload": "{\"documentStatus\":\"Success\"}"}),
+            json!({
+                "MessageId": other_message,
+                "ReplyId": "5f0c2a8e-1111-4b6e-9c3d-000000000002",
+                "Payload": "{\"documentStatus\":\"Success\"}"
+            }),
         ),
-        ("FailMessage", json!({"MessageId": other_message, "FailureType": "x"})),
+        ("FailMessage", json!({"MessageId": other_message, "FailureType": "InternalHandlerException"})),
     ];
     for (op, body) in calls {
         let r = node_call(&s, &a, &format!("EC2WindowsMessageDeliveryService.{op}"), &body).await;
@@ -314,6 +320,27 @@ async fn a_node_reaches_only_its_own_messages() {
     assert_eq!(r.error_type().as_deref(), Some("DoesNotExistException"));
     let r = node_call(&s, &a, "EC2WindowsMessageDeliveryService.GetMessages", &json!({"Destination": 7})).await;
     assert_eq!(r.error_type().as_deref(), Some("SerializationException"));
+    // The agents' operations are checked against their model like every request: a
+    // health report with a 500,000-character computer name is refused, not stored.
+    let huge = "x".repeat(500_000);
+    let r = node_call(&s, &a, "AmazonSSM.UpdateInstanceInformation", &json!({"InstanceId": own, "ComputerName": huge}))
+        .await;
+    assert_eq!(r.error_type().as_deref(), Some("ValidationException"));
+    assert!(r.message().ends_with(
+        "at 'computerName' failed to satisfy constraint: Member must have length less than or equal to 255"
+    ));
+    let r = node_call(
+        &s,
+        &a,
+        "AmazonSSM.UpdateInstanceInformation",
+        &json!({"InstanceId": own, "AgentVersion": "latest", "PlatformType": "Plan9"}),
+    )
+    .await;
+    assert_eq!(r.error_type().as_deref(), Some("ValidationException"));
+    assert!(r.message().starts_with("2 validation errors detected"), "{}", r.message());
+    let nodes = c.describe_instance_information().send().await.unwrap();
+    let me = nodes.instance_information_list().iter().find(|n| n.instance_id() == Some(own)).unwrap();
+    assert_ne!(me.computer_name().map(str::len), Some(500_000));
     // Unsigned, or signed with an unknown key.
     let r = s.raw_json("EC2WindowsMessageDeliveryService.GetMessages", &json!({"Destination": own})).await;
     assert_eq!(r.error_type().as_deref(), Some("MissingAuthenticationTokenException"));
