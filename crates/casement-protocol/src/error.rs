@@ -33,6 +33,9 @@ pub enum ApiError {
     TooManyTags,
     #[error("RequestEntityTooLargeException: {0}")]
     RequestEntityTooLarge(String),
+    /// The request body did not arrive in time (a load balancer's 408).
+    #[error("RequestTimeoutException: {0}")]
+    RequestTimeout(String),
     // --- Run Command, managed nodes, activations ---
     #[error("InvalidInstanceId: {0}")]
     InvalidInstanceId(String),
@@ -138,6 +141,7 @@ impl ApiError {
             ApiError::InvalidResourceType => "InvalidResourceType",
             ApiError::TooManyTags => "TooManyTagsError",
             ApiError::RequestEntityTooLarge(_) => "RequestEntityTooLargeException",
+            ApiError::RequestTimeout(_) => "RequestTimeoutException",
             ApiError::InvalidInstanceId(_) => "InvalidInstanceId",
             ApiError::InvalidCommandId => "InvalidCommandId",
             ApiError::InvalidDocument(_) => "InvalidDocument",
@@ -189,6 +193,7 @@ impl ApiError {
         match self {
             ApiError::Internal(_) => 500,
             ApiError::RequestEntityTooLarge(_) => 413,
+            ApiError::RequestTimeout(_) => 408,
             ApiError::MissingAuthenticationToken(_) | ApiError::UnrecognizedClient(_) => 403,
             ApiError::InvalidSignature(_) | ApiError::IncompleteSignature(_) => 403,
             _ => 400,
@@ -205,6 +210,7 @@ impl ApiError {
             | ApiError::TargetInUse(m)
             | ApiError::FeatureNotAvailable(m)
             | ApiError::RequestEntityTooLarge(m)
+            | ApiError::RequestTimeout(m)
             | ApiError::MissingAuthenticationToken(m)
             | ApiError::IncompleteSignature(m)
             | ApiError::InvalidSignature(m)
@@ -266,6 +272,7 @@ impl ApiError {
             | ApiError::InvalidSignature(_)
             | ApiError::UnrecognizedClient(_)
             | ApiError::RequestEntityTooLarge(_)
+            | ApiError::RequestTimeout(_)
             | ApiError::InvalidInstanceInformationFilterValue(_)
             | ApiError::AccessDenied(_) => "message",
             _ => "Message",

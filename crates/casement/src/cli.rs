@@ -158,6 +158,19 @@ pub struct ServeArgs {
     /// ConnectionLost (agents poll every 20 s and report health every minute).
     #[arg(long, env = "CASEMENT_CONNECTION_LOST_SECONDS", default_value_t = 120)]
     pub connection_lost_seconds: u32,
+    /// A connection that sent part of a request head has this long to finish it.
+    #[arg(long, env = "CASEMENT_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_timeout_seconds: u32,
+    /// A connection with no request in flight is closed after this long (a long poll
+    /// being answered is in flight).
+    #[arg(long, env = "CASEMENT_IDLE_TIMEOUT_SECONDS", default_value_t = 60)]
+    pub idle_timeout_seconds: u32,
+    /// A request body must arrive within this long.
+    #[arg(long, env = "CASEMENT_BODY_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub body_timeout_seconds: u32,
+    /// Most connections open at once; more are closed as they come.
+    #[arg(long, env = "CASEMENT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: u32,
     /// Longest an agent's GetMessages long poll is held open, in seconds.
     #[arg(long, env = "CASEMENT_AGENT_POLL_SECONDS", default_value_t = 20)]
     pub agent_poll_seconds: u32,

@@ -2,6 +2,7 @@
 //! the server in-process.
 
 pub mod cli;
+pub mod conn;
 pub mod credentials;
 pub mod metrics;
 pub mod server;

@@ -29,6 +29,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 
 use crate::cli::{AuthArg, ServeArgs, SyncArg};
+use crate::conn;
 use crate::metrics::Metrics;
 
 /// Header names used on every request, built once (a `&str` lookup parses the name).
@@ -40,6 +41,8 @@ pub struct AppState {
     api: Api,
     verifier: Verifier<StaticCredentials>,
     metrics: Metrics,
+    /// How long a request body may take to arrive.
+    body_timeout: std::time::Duration,
 }
 
 /// Open the store and load the credentials the arguments name.
@@ -95,6 +98,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<Arc<AppState>> {
         max_poll: std::time::Duration::from_secs(u64::from(args.agent_poll_seconds.max(1))),
     };
     let state = Arc::new(AppState {
+        body_timeout: std::time::Duration::from_secs(u64::from(args.body_timeout_seconds.max(1))),
         api: Api::new(store, config, signals, run_command, automations),
         verifier: match args.regions.as_str() {
             "any" => Verifier::new(credentials, mode, args.account_id.clone()),
@@ -194,7 +198,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, data_dir = %args.data_dir.display(), auth = ?args.auth, "casement listening");
     // Tests and scripts read the bound address from this line.
     println!("casement listening on http://{addr}");
-    accept_loop(listener, state).await;
+    let limits = conn::Limits {
+        header_timeout: std::time::Duration::from_secs(u64::from(args.header_timeout_seconds.max(1))),
+        idle_timeout: std::time::Duration::from_secs(u64::from(args.idle_timeout_seconds.max(1))),
+        body_timeout: state.body_timeout,
+        max_connections: args.max_connections.max(1) as usize,
+    };
+    accept_loop(listener, state, limits).await;
     tracing::info!("casement stopped");
     Ok(())
 }
@@ -202,37 +212,66 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Serve connections until SIGTERM/SIGINT, then let in-flight requests finish (up to
 /// 10 s). A hand-written loop over hyper's HTTP/1 connection rather than `axum::serve`:
 /// measured, `axum::serve` (hyper-util's auto builder) cost a third of the throughput of
-/// small requests on this machine (see BENCHMARKS.md).
-async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<AppState>) {
+/// small requests on this machine (see BENCHMARKS.md). Each connection is watched
+/// (`conn`): trickled heads, idle keep-alive and the connection cap.
+async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<AppState>, limits: conn::Limits) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
+    let open = Arc::new(conn::Count::default());
+    let mut backoff = std::time::Duration::from_millis(10);
+    let mut failing = false;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                    Ok((stream, _)) => {
+                        backoff = std::time::Duration::from_millis(10);
+                        failing = false;
+                        stream
+                    }
                     Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        // Out of file descriptors and the like: back off (up to a second)
+                        // rather than spin, and say so once rather than per attempt.
+                        if !failing {
+                            tracing::warn!(error = %e, "accept failed; backing off until it succeeds");
+                            failing = true;
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(std::time::Duration::from_secs(1));
                         continue;
                     }
                 };
+                // Past the cap, a new connection is closed at once: the ones being served
+                // keep their descriptors.
+                let Some(slot) = open.take(limits.max_connections) else {
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
+                let activity = conn::Activity::new();
                 let state = state.clone();
+                let served = activity.clone();
                 let service = hyper::service::service_fn(move |req| {
                     let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handle(&state, req).await) }
+                    let in_flight = served.begin();
+                    async move {
+                        let response = handle(&state, req).await;
+                        drop(in_flight);
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
                 });
                 // Head and body copied into one buffer and sent with one plain write: our
                 // answers are small, and the copy cost less than a two-part writev
                 // (A/B in BENCHMARKS.md).
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .writev(false)
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let io = hyper_util::rt::TokioIo::new(conn::Watched::new(stream, activity.clone()));
+                let conn = hyper::server::conn::http1::Builder::new().writev(false).serve_connection(io, service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    let _slot = slot;
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = activity.expired(limits) => {}
+                    }
                 });
             }
             _ = &mut shutdown => break,
@@ -323,7 +362,14 @@ where
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }
-    let body = Limited::new(body, MAX_BODY_BYTES).collect().await.map_err(|_| too_large())?.to_bytes();
+    let collected =
+        tokio::time::timeout(state.body_timeout, Limited::new(body, MAX_BODY_BYTES).collect()).await.map_err(|_| {
+            ApiError::RequestTimeout(format!(
+                "The request body did not arrive within {} seconds.",
+                state.body_timeout.as_secs()
+            ))
+        })?;
+    let body = collected.map_err(|_| too_large())?.to_bytes();
 
     let now = chrono::Utc::now();
     if let Some(agent_op) = agent_operation(headers) {

@@ -97,6 +97,20 @@ pub async fn wait_for_executions(
 }
 
 /// Create a window with the minimum members and return its ID.
+/// An SDK client of `endpoint` (no retries: a test sees each answer).
+pub fn sdk_at(endpoint: &str, akid: &str, secret: &str, region: &str) -> aws_sdk_ssm::Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let conf = aws_sdk_ssm::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new(akid, secret, None, None, "test"))
+        .endpoint_url(endpoint)
+        .http_client(http)
+        .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_ssm::Client::from_conf(conf)
+}
+
 /// The invocations of the first task of a window execution.
 pub async fn first_task_invocations(
     c: &aws_sdk_ssm::Client,
@@ -230,16 +244,7 @@ impl Server {
     }
 
     pub fn sdk_as(&self, akid: &str, secret: &str, region: &str) -> aws_sdk_ssm::Client {
-        let http = aws_smithy_http_client::Builder::new().build_http();
-        let conf = aws_sdk_ssm::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.to_owned()))
-            .credentials_provider(Credentials::new(akid, secret, None, None, "test"))
-            .endpoint_url(&self.endpoint)
-            .http_client(http)
-            .retry_config(aws_sdk_ssm::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_ssm::Client::from_conf(conf)
+        sdk_at(&self.endpoint, akid, secret, region)
     }
 
     /// Sign and send one request with our test key; returns (status, headers, JSON body).

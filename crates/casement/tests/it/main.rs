@@ -3,6 +3,7 @@
 
 mod automation;
 mod common;
+mod connections;
 mod documents;
 mod engine_e2e;
 mod fake_aws;
