@@ -222,9 +222,11 @@ fn current(e: &AutomationExecution) -> Option<&StepExecution> {
     (!e.is_final()).then(|| e.current_step()).flatten()
 }
 
+/// What `AutomationExecution` and `AutomationExecutionMetadata` both show of an
+/// execution.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ExecutionDto {
+pub struct Summary {
     pub automation_execution_id: String,
     pub document_name: String,
     pub document_version: String,
@@ -233,9 +235,6 @@ pub struct ExecutionDto {
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch")]
     pub execution_end_time: Option<i64>,
     pub automation_execution_status: String,
-    pub step_executions: Vec<StepDto>,
-    pub step_executions_truncated: bool,
-    pub parameters: BTreeMap<String, Vec<String>>,
     pub outputs: BTreeMap<String, Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
@@ -267,13 +266,7 @@ pub struct ResolvedTargetsDto {
     pub truncated: bool,
 }
 
-fn resolved(e: &AutomationExecution) -> Option<ResolvedTargetsDto> {
-    e.target_parameter_name
-        .as_ref()
-        .map(|_| ResolvedTargetsDto { parameter_values: e.resolved_targets.clone(), truncated: false })
-}
-
-impl From<&AutomationExecution> for ExecutionDto {
+impl From<&AutomationExecution> for Summary {
     fn from(e: &AutomationExecution) -> Self {
         Self {
             automation_execution_id: e.automation_execution_id.clone(),
@@ -282,9 +275,6 @@ impl From<&AutomationExecution> for ExecutionDto {
             execution_start_time: e.start_ms.or(Some(e.created_ms)),
             execution_end_time: e.end_ms,
             automation_execution_status: e.status.clone(),
-            step_executions: all_steps(e),
-            step_executions_truncated: false,
-            parameters: e.parameters.clone(),
             outputs: e.outputs.clone(),
             failure_message: e.failure_message.clone(),
             mode: e.mode.clone(),
@@ -296,7 +286,31 @@ impl From<&AutomationExecution> for ExecutionDto {
             max_errors: e.max_errors.clone(),
             target_parameter_name: e.target_parameter_name.clone(),
             targets: e.targets.clone(),
-            resolved_targets: resolved(e),
+            resolved_targets: e
+                .target_parameter_name
+                .as_ref()
+                .map(|_| ResolvedTargetsDto { parameter_values: e.resolved_targets.clone(), truncated: false }),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecutionDto {
+    #[serde(flatten)]
+    pub summary: Summary,
+    pub step_executions: Vec<StepDto>,
+    pub step_executions_truncated: bool,
+    pub parameters: BTreeMap<String, Vec<String>>,
+}
+
+impl From<&AutomationExecution> for ExecutionDto {
+    fn from(e: &AutomationExecution) -> Self {
+        Self {
+            summary: Summary::from(e),
+            step_executions: all_steps(e),
+            step_executions_truncated: false,
+            parameters: e.parameters.clone(),
         }
     }
 }
@@ -340,32 +354,9 @@ pub struct DescribeRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MetadataDto {
-    pub automation_execution_id: String,
-    pub document_name: String,
-    pub document_version: String,
-    pub automation_execution_status: String,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch")]
-    pub execution_start_time: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "opt_epoch")]
-    pub execution_end_time: Option<i64>,
-    pub executed_by: String,
-    pub outputs: BTreeMap<String, Vec<String>>,
-    pub mode: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_automation_execution_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub current_step_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub current_action: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure_message: Option<String>,
+    #[serde(flatten)]
+    pub summary: Summary,
     pub automation_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_parameter_name: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<Target>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolved_targets: Option<ResolvedTargetsDto>,
 }
 
 #[derive(Debug, Serialize)]
@@ -481,25 +472,9 @@ pub async fn describe(api: &Api, ctx: &Context, req: DescribeRequest) -> Result<
                         .await
                         .map_err(internal)?
                 };
-                Ok(checks.keeps(&e, &tags).then(|| MetadataDto {
-                    resolved_targets: resolved(&e),
-                    target_parameter_name: e.target_parameter_name.clone(),
-                    targets: e.targets.clone(),
-                    current_step_name: current(&e).map(|s| s.step_name.clone()),
-                    current_action: current(&e).map(|s| s.action.clone()),
-                    automation_execution_id: e.automation_execution_id,
-                    document_name: e.document_name,
-                    document_version: e.document_version,
-                    automation_execution_status: e.status,
-                    execution_start_time: e.start_ms.or(Some(e.created_ms)),
-                    execution_end_time: e.end_ms,
-                    executed_by: e.executed_by,
-                    outputs: e.outputs,
-                    mode: e.mode,
-                    parent_automation_execution_id: e.parent_automation_execution_id,
-                    failure_message: e.failure_message,
-                    automation_type: "Local",
-                }))
+                Ok(checks
+                    .keeps(&e, &tags)
+                    .then(|| MetadataDto { summary: Summary::from(&e), automation_type: "Local" }))
             })
         },
     )
