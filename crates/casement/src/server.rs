@@ -278,6 +278,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<AppState>, li
         }
     }
     drop(listener);
+    // Agents' held polls answer now (empty): stopping waits only for real work.
+    state.api.run_command.stop_polls();
     if tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after 10 s; exiting anyway");
     }

@@ -104,11 +104,23 @@ pub struct RunCommand {
     /// How often a waiting poll or follower re-reads the store for changes made through
     /// another server.
     pub poll: Duration,
+    /// Set when the server stops: held polls answer at once (empty, or with what they
+    /// found), so shutting down does not wait for them.
+    stopping: std::sync::atomic::AtomicBool,
+    stop: Notify,
 }
 
 impl RunCommand {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, poll: Duration) -> Arc<Self> {
-        Arc::new(Self { store, clock, mailboxes: Arc::default(), changed: Notify::new(), poll })
+        Arc::new(Self {
+            store,
+            clock,
+            mailboxes: Arc::default(),
+            changed: Notify::new(),
+            poll,
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            stop: Notify::new(),
+        })
     }
 
     /// Start the deadline sweeper (delivery and execution timeouts) on this runtime.
@@ -337,11 +349,21 @@ impl RunCommand {
             let now_ms = self.now();
             found.retain(|(_, inv)| self.mailboxes.offer(message_key(inv), now_ms, now_ms + VISIBILITY_MS));
             let now = tokio::time::Instant::now();
-            if !found.is_empty() || now >= until {
+            let stop = self.stop.notified();
+            if !found.is_empty() || now >= until || self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
                 return Ok(found);
             }
-            let _ = tokio::time::timeout((until - now).min(self.poll), mailbox.wake.notified()).await;
+            tokio::select! {
+                _ = tokio::time::timeout((until - now).min(self.poll), mailbox.wake.notified()) => {}
+                _ = stop => {}
+            }
         }
+    }
+
+    /// The server is stopping: answer every held poll now, and any new one at once.
+    pub fn stop_polls(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.notify_waiters();
     }
 
     /// AcknowledgeMessage: the agent took the command (or the cancel) for `node`. Returns

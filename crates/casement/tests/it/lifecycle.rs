@@ -75,3 +75,20 @@ fn logs_to_a_pipe_carry_no_colour_codes() {
     assert!(!line.contains('\u{1b}'), "colour codes in a piped log: {line:?}");
     assert!(line.contains("INFO"), "{line}");
 }
+
+/// SIGTERM with agents connected: their held long polls are answered at once, and the
+/// server exits within 3 s (it waited for the polls before: 11.6 s).
+#[tokio::test]
+async fn sigterm_with_agents_polling_exits_promptly() {
+    let mut s = Server::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (_agents, _ids) = crate::nodes::fleet(&s, 2, tmp.path()).await;
+    // Let the agents settle into their long polls.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new("kill").args(["-TERM", &s.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = s.wait_exit(10).expect("the server stops on SIGTERM");
+    assert!(exit.success(), "{exit:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "took {:?}", started.elapsed());
+}
