@@ -2,7 +2,8 @@
 # Connection exhaustion (issue: hardening): a release server limited to 256 file
 # descriptors, with its default timeouts (header 10 s, idle 60 s), held by 600
 # connections that never send a complete request (and reconnect when closed). Prints how
-# long a real client waits for its first answer and how its answers go for 30 s.
+# long a client on a new connection waits for its first answer, and how its requests go
+# for 60 s.
 #
 # usage: bench/connections.sh
 set -euo pipefail

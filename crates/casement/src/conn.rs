@@ -1,8 +1,9 @@
 //! Keeping connections honest: a connection may not hold one of the server's file
-//! descriptors forever. A client that has sent part of a request head has
-//! `header_timeout` to finish it (slowloris); a connection with no request in flight
-//! and nothing arriving is closed after `idle_timeout` (AWS's load balancers close idle
-//! connections after 60 s); a request body must arrive within `body_timeout`. A request
+//! descriptors forever. A new connection has `header_timeout` to send its first request
+//! head, and a client that has sent part of a later head has as long to finish it
+//! (silent sockets, slowloris); between requests, a kept-alive connection with nothing
+//! arriving is closed after `idle_timeout` (AWS's load balancers close idle connections
+//! after 60 s); a request body must arrive within `body_timeout`. A request
 //! being answered is never cut: an agent's long poll holds its connection as long as the
 //! poll lasts. Past `max_connections` new connections are closed at once, so the ones
 //! being served keep their descriptors.
@@ -29,6 +30,8 @@ pub struct Limits {
 /// waiting without a complete head.
 pub struct Activity {
     start: Instant,
+    /// Whether a request has been read on this connection yet.
+    served: std::sync::atomic::AtomicBool,
     in_flight: AtomicUsize,
     idle_since_ms: AtomicI64,
     /// -1: no bytes of a next request yet.
@@ -39,6 +42,7 @@ impl Activity {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
+            served: std::sync::atomic::AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             idle_since_ms: AtomicI64::new(0),
             head_since_ms: AtomicI64::new(-1),
@@ -52,6 +56,7 @@ impl Activity {
     /// A request's head was read and it is being answered.
     pub fn begin(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.served.store(true, Ordering::SeqCst);
         self.head_since_ms.store(-1, Ordering::SeqCst);
         InFlight(self.clone())
     }
@@ -73,7 +78,13 @@ impl Activity {
             }
             let now = self.now_ms();
             let head = self.head_since_ms.load(Ordering::SeqCst);
-            if head >= 0 {
+            if !self.served.load(Ordering::SeqCst) {
+                // No request yet: the whole first head is due within the header timeout
+                // of the connection's opening, whether or not any byte came.
+                if now > limits.header_timeout.as_millis() as i64 {
+                    return;
+                }
+            } else if head >= 0 {
                 if now - head > limits.header_timeout.as_millis() as i64 {
                     return;
                 }
