@@ -158,11 +158,12 @@ pub struct ServeArgs {
     /// ConnectionLost (agents poll every 20 s and report health every minute).
     #[arg(long, env = "CASEMENT_CONNECTION_LOST_SECONDS", default_value_t = 120)]
     pub connection_lost_seconds: u32,
-    /// A connection that sent part of a request head has this long to finish it.
+    /// A new connection has this long to send its first request head; one that sent
+    /// part of a later head has as long to finish it.
     #[arg(long, env = "CASEMENT_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
     pub header_timeout_seconds: u32,
-    /// A connection with no request in flight is closed after this long (a long poll
-    /// being answered is in flight).
+    /// A kept-alive connection with no request in flight is closed after this long (a
+    /// long poll being answered is in flight).
     #[arg(long, env = "CASEMENT_IDLE_TIMEOUT_SECONDS", default_value_t = 60)]
     pub idle_timeout_seconds: u32,
     /// A request body must arrive within this long.
