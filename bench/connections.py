@@ -4,7 +4,7 @@ descriptors is held by 400 silent sockets and 200 half-sent request heads that r
 whenever the server closes them; for 60 s a client makes one request after another,
 each on a new connection: how long until the first is answered, and how long each takes.
 
-usage: connections.py ENDPOINT HEADER_TIMEOUT_S
+usage: connections.py ENDPOINT HEADER_TIMEOUT_S [once]   (once: the hogs do not reconnect)
 """
 import socket
 import sys
@@ -13,6 +13,7 @@ import time
 
 
 endpoint, header_timeout = sys.argv[1], float(sys.argv[2])
+once = len(sys.argv) > 3 and sys.argv[3] == "once"
 host, port = endpoint.replace("http://", "").split(":")
 
 stop = False
@@ -27,6 +28,8 @@ def hog(half):
                 s.sendall(b"POST / HTTP/1.1\r\nHost: casement\r\nX-Amz-")
             s.recv(1)  # blocks until the server closes it
             s.close()
+            if once:
+                return
         except OSError:
             time.sleep(0.05)
 
@@ -64,6 +67,6 @@ if not latencies:
     print("RESULT connections-exhaustion hogs=600 fd_limit=256 first_answer_s=never answered=0 in 60 s")
     sys.exit(1)
 p = lambda q: latencies[min(len(latencies) - 1, int(q * (len(latencies) - 1)))] * 1000
-print(f"RESULT connections-exhaustion hogs=600 fd_limit=256 header_timeout_s={header_timeout} "
+print(f"RESULT connections-exhaustion{'-once' if once else ''} hogs=600 fd_limit=256 header_timeout_s={header_timeout} "
       f"first_answer_s={first:.2f} answered={len(latencies)} in 60 s (each on a new connection) "
       f"p50_ms={p(0.5):.0f} p99_ms={p(0.99):.0f} max_ms={latencies[-1]*1000:.0f}")

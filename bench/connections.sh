@@ -20,4 +20,11 @@ trap cleanup EXIT
     > "$WORK/casement.log" 2>&1 &
 for _ in $(seq 100); do curl -sf http://127.0.0.1:4594/health >/dev/null && break; sleep 0.1; done
 ulimit -n 4096
+# Hogs that reconnect as soon as they are closed, then (a fresh server) hogs that do not.
 python3 bench/connections.py http://127.0.0.1:4594 10
+kill %1 2>/dev/null || true; wait 2>/dev/null || true
+rm -rf "$WORK/data"
+(ulimit -n 256 && exec "$CARGO_TARGET_DIR/release/casement" serve --listen 127.0.0.1:4594 --data-dir "$WORK/data") \
+    > "$WORK/casement.log" 2>&1 &
+for _ in $(seq 100); do curl -sf http://127.0.0.1:4594/health >/dev/null && break; sleep 0.1; done
+python3 bench/connections.py http://127.0.0.1:4594 10 once
